@@ -1,0 +1,5 @@
+"""`python -m tripoint` is the `tripoint` command."""
+
+from tripoint.cli import main
+
+main()

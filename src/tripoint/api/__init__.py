@@ -1,0 +1,1 @@
+"""The HTTP edge: OpenAI-compatible routes, request ids, error envelopes, SSE streaming."""

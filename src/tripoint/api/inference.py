@@ -1,0 +1,116 @@
+"""The OpenAI inference routes: chat completions, text completions, embeddings.
+
+Each request is parsed once, becomes a Call, and runs through the gateway's pipeline. The
+first chunk is awaited before any byte is sent, so a failure before the answer starts
+(unknown model, every target down) is a proper HTTP error status, not a broken stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tripoint.api.body import parse_request
+from tripoint.api.streaming import EventStreamResponse, Renderer
+from tripoint.gateway import Gateway
+from tripoint.pipeline.call import Call
+from tripoint.schema import render
+from tripoint.schema.chunks import ChatChunk, Chunk, EmbeddingResult
+from tripoint.schema.json import JSONObject
+from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest, Sampling
+
+StreamRenderer = Callable[..., JSONObject]
+WholeRenderer = Callable[[list[ChatChunk], render.Identity], JSONObject]
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """How one operation's chunks are written: as stream events, or gathered whole."""
+
+    chunk: StreamRenderer
+    whole: WholeRenderer
+
+
+CHAT = Wire(render.chat_chunk_json, render.chat_response_json)
+COMPLETION = Wire(render.completion_chunk_json, render.completion_response_json)
+
+
+async def chat_completions(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
+    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
+    return await _answer(gateway, call, body, ident, CHAT)
+
+
+async def completions(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
+    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
+    return await _answer(gateway, call, body, ident, COMPLETION)
+
+
+async def embeddings(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
+    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    results = [chunk async for chunk in gateway.run(call)]
+    result = next(c for c in results if isinstance(c, EmbeddingResult))
+    ident = render.Identity(id=call.request_id, model=call.model)
+    return _json(render.embedding_response_json(result, ident), call)
+
+
+async def _answer(
+    gateway: Gateway, call: Call, body: Sampling, ident: render.Identity, wire: Wire
+) -> Response:
+    chunks = gateway.run(call)
+    try:
+        first = await anext(chunks)
+    except StopAsyncIteration:
+        first = ChatChunk()
+    except BaseException:
+        await chunks.aclose()
+        raise
+    if not body.stream:
+        try:
+            gathered = [first] + [c async for c in chunks]
+        finally:
+            await chunks.aclose()
+        whole = [c for c in gathered if isinstance(c, ChatChunk)]
+        return _json(wire.whole(whole, ident), call)
+    renderer: Renderer = partial(_stream_chunk, wire.chunk, ident, body.wants_usage_in_stream)
+    return EventStreamResponse(first, chunks, renderer, _served_by(call))
+
+
+def _stream_chunk(
+    render_chunk: StreamRenderer, ident: render.Identity, usage_in_stream: bool, chunk: Chunk
+) -> JSONObject | None:
+    if not isinstance(chunk, ChatChunk):
+        return None
+    if not usage_in_stream and not chunk.choices:
+        return None  # the usage-only chunk the client did not ask for
+    return render_chunk(chunk, ident, with_usage=usage_in_stream)
+
+
+def _json(body: JSONObject, call: Call) -> Response:
+    headers = {k.decode(): v.decode() for k, v in _served_by(call)}
+    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+
+
+def _served_by(call: Call) -> list[tuple[bytes, bytes]]:
+    target = call.record.target
+    if target is None:
+        return []
+    return [(b"x-tripoint-backend", target.backend.name.encode())]
+
+
+def _request_id(request: Request) -> str | None:
+    state = request.scope.get("state", {})
+    value = state.get("request_id")
+    return value if isinstance(value, str) else None

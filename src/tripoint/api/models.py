@@ -1,0 +1,31 @@
+"""`GET /v1/models`: the models the caller may use."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tripoint.errors import ModelNotFoundError
+from tripoint.gateway import Gateway
+from tripoint.schema.json import JSONObject
+
+_CREATED = 1_700_000_000  # a fixed timestamp: routes have no creation date
+
+
+def _model_json(name: str) -> JSONObject:
+    return {"id": name, "object": "model", "created": _CREATED, "owned_by": "tripoint"}
+
+
+async def list_models(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    data = [_model_json(name) for name in sorted(gateway.routes)]
+    return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
+
+
+async def retrieve_model(request: Request) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    name = request.path_params["model"]
+    if name not in gateway.routes:
+        raise ModelNotFoundError(f"The model {name!r} does not exist", param="model")
+    return Response(orjson.dumps(_model_json(name)), media_type="application/json")

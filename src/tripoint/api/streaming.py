@@ -1,0 +1,99 @@
+"""Server-sent events to the client: forwarded as they arrive, cancelled on disconnect.
+
+A disconnect is watched for actively, so the upstream request is cancelled within moments
+even while the upstream is silent. A failure after the stream started becomes an error event
+and the stream ends without `[DONE]`: a truncated answer never looks like a clean finish.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Callable
+
+import anyio
+import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from tripoint.api.errors import error_json
+from tripoint.errors import TripointError
+from tripoint.schema.chunks import Chunk
+from tripoint.schema.json import JSONObject
+
+log = logging.getLogger("tripoint.api")
+
+DONE = b"data: [DONE]\n\n"
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+Renderer = Callable[[Chunk], JSONObject | None]
+
+
+class EventStreamResponse(Response):
+    def __init__(
+        self,
+        first: Chunk,
+        rest: AsyncGenerator[Chunk, None],
+        render: Renderer,
+        headers: list[tuple[bytes, bytes]],
+    ) -> None:
+        super().__init__(status_code=200, media_type="text/event-stream")
+        self._first = first
+        self._rest = rest
+        self._render = render
+        self._extra_headers = headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with anyio.create_task_group() as group:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()
+
+            group.start_soon(watch_disconnect)
+            try:
+                await self._stream(send)
+            finally:
+                group.cancel_scope.cancel()
+                await self._rest.aclose()
+
+    async def _stream(self, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": SSE_HEADERS + self._extra_headers,
+            }
+        )
+        try:
+            await self._send_chunk(send, self._first)
+            async for chunk in self._rest:
+                await self._send_chunk(send, chunk)
+        except OSError:
+            return  # the client is gone; the task group's cleanup closes the upstream
+        except TripointError as exc:
+            await _send(send, _event(error_json(exc)))
+        except Exception as exc:
+            log.exception("stream failed", exc_info=exc)
+            failure = TripointError("The server had an error while streaming the response.")
+            await _send(send, _event(error_json(failure)))
+        else:
+            await _send(send, DONE)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _send_chunk(self, send: Send, chunk: Chunk) -> None:
+        body = self._render(chunk)
+        if body is not None:
+            await _send(send, _event(body))
+
+
+def _event(body: object) -> bytes:
+    return b"data: " + orjson.dumps(body) + b"\n\n"
+
+
+async def _send(send: Send, data: bytes) -> None:
+    await send({"type": "http.response.body", "body": data, "more_body": True})

@@ -1,0 +1,75 @@
+"""The `tripoint` command: serve the gateway, check a config."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from tripoint import __version__
+from tripoint.config import Settings, load_settings
+from tripoint.config.defaults import embedded_settings
+from tripoint.errors import ConfigError
+from tripoint.logs import configure_logging
+
+
+@click.group()
+@click.version_option(__version__, prog_name="tripoint")
+def main() -> None:
+    """Tripoint, the AI inference gateway."""
+
+
+@main.command()
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="YAML config file; without it, the embedded defaults.",
+)
+@click.option("--host", default=None, help="Address to bind (overrides server.host).")
+@click.option("--port", type=int, default=None, help="Port to bind (overrides server.port).")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+)
+def serve(config_path: Path | None, host: str | None, port: int | None, log_level: str) -> None:
+    """Start the gateway."""
+    configure_logging(log_level)
+    settings = _settings_or_exit(config_path)
+    server = settings.server.model_copy(
+        update={k: v for k, v in {"host": host, "port": port}.items() if v is not None}
+    )
+    settings = settings.model_copy(update={"server": server})
+    from tripoint.server import run  # noqa: PLC0415 -- keep `check-config` start-up light
+
+    run(settings, log_level)
+
+
+@main.command("check-config")
+@click.argument("config_path", type=click.Path(path_type=Path))
+def check_config(config_path: Path) -> None:
+    """Validate a config file without serving; print every problem with its path."""
+    settings = _settings_or_exit(config_path)
+    click.echo(
+        f"{config_path}: OK ({len(settings.backends)} backends, {len(settings.models)} models)"
+    )
+
+
+def _settings_or_exit(config_path: Path | None) -> Settings:
+    if config_path is None:
+        return embedded_settings()
+    try:
+        return load_settings(config_path)
+    except ConfigError as exc:
+        click.echo(f"{config_path}: {len(exc.problems)} problem(s)", err=True)
+        for problem in exc.problems:
+            click.echo(f"  {problem}", err=True)
+        sys.exit(2)
+
+
+logging.captureWarnings(capture=True)

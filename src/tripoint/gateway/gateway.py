@@ -1,0 +1,116 @@
+"""The Gateway: built once from Settings by `create_app`; tests build their own."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tripoint.config.schema import Settings
+from tripoint.errors import ModelNotFoundError
+from tripoint.pipeline.call import Call, Record, operation_of
+from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
+from tripoint.providers.base import Lifecycle, Provider
+from tripoint.providers.registry import build_provider, facts_of
+from tripoint.providers.target import Target
+from tripoint.routing.router import Router
+from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
+
+# The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
+# an empty slot adds no layer (and no cost) to the call.
+PIPELINE = (
+    "record",  # usage, cost, audit, metrics: sees every outcome
+    "authenticate",
+    "authorize",
+    "classify",
+    "govern",
+    "limits",
+    "guardrails",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    model: str
+    targets: tuple[Target, ...]
+    operations: frozenset[str]
+
+
+class Gateway:
+    def __init__(self, settings: Settings, stages: Mapping[str, Stage] | None = None) -> None:
+        unknown = set(stages or {}) - set(PIPELINE)
+        if unknown:
+            raise ValueError(f"unknown pipeline slots: {sorted(unknown)}")
+        self.settings = settings
+        self.providers: dict[str, Provider] = {
+            name: build_provider(name, backend) for name, backend in settings.backends.items()
+        }
+        self.routes = _routes(settings)
+        filled = stages or {}
+        self._pipeline: Next = compose(
+            [filled[name] for name in PIPELINE if name in filled], Router(self.providers)
+        )
+        self.started = False
+
+    async def start(self) -> None:
+        await asyncio.gather(
+            *(p.start() for p in self.providers.values() if isinstance(p, Lifecycle))
+        )
+        self.started = True
+
+    async def close(self) -> None:
+        self.started = False
+        await asyncio.gather(
+            *(p.close() for p in self.providers.values() if isinstance(p, Lifecycle))
+        )
+
+    def call(
+        self,
+        request: ChatRequest | CompletionRequest | EmbeddingRequest,
+        *,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Call:
+        """A new call for `request`; unknown models and unsupported operations are 404/400."""
+        operation = operation_of(request)
+        route = self.routes.get(request.model)
+        if route is None or operation.value not in route.operations:
+            raise ModelNotFoundError(
+                f"The model {request.model!r} does not exist or you do not have access to it.",
+                param="model",
+            )
+        record = Record(
+            request_id=request_id or new_request_id(), model=request.model, operation=operation
+        )
+        return Call(
+            request=request,
+            model=request.model,
+            targets=route.targets,
+            record=record,
+            headers=headers or {},
+        )
+
+    def run(self, call: Call) -> ChunkStream:
+        return self._pipeline(call)
+
+    async def readiness(self) -> dict[str, bool]:
+        return {"config": True, "started": self.started}
+
+
+def new_request_id() -> str:
+    return secrets.token_hex(12)
+
+
+def _routes(settings: Settings) -> dict[str, Route]:
+    return {
+        model: Route(
+            model=model,
+            targets=tuple(
+                Target(facts_of(t.backend, settings.backends[t.backend]), t.model)
+                for t in route.targets
+            ),
+            operations=frozenset(route.operations),
+        )
+        for model, route in settings.models.items()
+    }

@@ -1,0 +1,1 @@
+"""The `openai` backend type: OpenAI and every OpenAI-compatible server."""

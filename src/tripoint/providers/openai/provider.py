@@ -1,0 +1,67 @@
+"""OpenAI-compatible backends over HTTP; only moves bytes, the codec translates."""
+
+from __future__ import annotations
+
+from tripoint.errors import UpstreamError
+from tripoint.providers.base import ChatStream
+from tripoint.providers.openai import codec
+from tripoint.providers.target import Target
+from tripoint.providers.upstream import Upstream
+from tripoint.schema.chunks import EmbeddingResult
+from tripoint.schema.json import JSONObject
+from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
+
+
+class OpenAIProvider:
+    name = "openai"
+
+    def __init__(self, upstream: Upstream) -> None:
+        self._upstream = upstream
+
+    async def start(self) -> None:
+        await self._upstream.start()
+
+    async def close(self) -> None:
+        await self._upstream.close()
+
+    def chat(self, request: ChatRequest, target: Target) -> ChatStream:
+        return self._exchange("/chat/completions", codec.to_wire(request, target.model))
+
+    def complete(self, request: CompletionRequest, target: Target) -> ChatStream:
+        return self._exchange("/completions", codec.to_wire(request, target.model))
+
+    async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
+        async with self._upstream.post("/embeddings", codec.to_wire(request, target.model)) as r:
+            if r.status >= 400:
+                raise codec.error_from_wire(
+                    self._upstream.name, r.status, await r.text(), r.headers
+                )
+            return codec.embedding_from_wire(await r.json())
+
+    async def _exchange(self, path: str, body: JSONObject) -> ChatStream:
+        stream = bool(body.get("stream"))
+        async with self._upstream.post(path, body, stream=stream) as response:
+            if response.status >= 400:
+                raise codec.error_from_wire(
+                    self._upstream.name, response.status, await response.text(), response.headers
+                )
+            if not stream:
+                payload = await response.json()
+                yield codec.chunk_from_wire(_object(payload))
+                return
+            if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
+                raise UpstreamError(
+                    f"backend {self._upstream.name!r} did not answer with an event stream"
+                )
+            async for event in response.events():
+                if event.data == codec.DONE:
+                    return
+                if chunk := codec.chunk_from_event(event):
+                    yield chunk
+            raise UpstreamError(f"backend {self._upstream.name!r} ended the stream early")
+
+
+def _object(payload: object) -> JSONObject:
+    if not isinstance(payload, dict):
+        raise UpstreamError("upstream answered with JSON that is not an object")
+    return payload

@@ -1,0 +1,39 @@
+"""Build a runtime provider from a backend's config: the one place that knows every `type`."""
+
+from __future__ import annotations
+
+from tripoint.config.schema import Backend, OpenAIBackend
+from tripoint.providers.auth import bearer
+from tripoint.providers.base import Provider
+from tripoint.providers.openai.provider import OpenAIProvider
+from tripoint.providers.target import BackendFacts
+from tripoint.providers.upstream import Upstream
+
+
+def build_provider(name: str, backend: Backend) -> Provider:
+    match backend:
+        case OpenAIBackend():
+            headers = dict(backend.headers)
+            if backend.organization:
+                headers["OpenAI-Organization"] = backend.organization
+            upstream = Upstream(
+                name,
+                str(backend.base_url),
+                bearer(backend.api_key),
+                backend.timeouts,
+                max_connections=backend.max_connections,
+                headers=headers,
+            )
+            return OpenAIProvider(upstream)
+
+
+def facts_of(name: str, backend: Backend) -> BackendFacts:
+    return BackendFacts(
+        name=name,
+        type=backend.type,
+        pattern=backend.pattern,
+        region=backend.region,
+        retains_data=backend.retains_data,
+        trains_on_data=backend.trains_on_data,
+        tags=backend.tags,
+    )

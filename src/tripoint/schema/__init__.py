@@ -1,0 +1,1 @@
+"""Typed shapes of what flows through the gateway: OpenAI wire requests and internal chunks."""

@@ -1,0 +1,74 @@
+"""What flows back through the pipeline: an async stream of these frozen chunks.
+
+Chat and text completions share `ChatChunk` (a text completion is a choice with text and no
+role); a non-streaming answer is one chunk carrying the whole message. Embeddings are one
+`EmbeddingResult`. Fields a provider does not model are kept in `extra` and passed through.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from tripoint.schema.json import JSON
+
+EMPTY: Mapping[str, JSON] = MappingProxyType({})
+
+
+def _empty() -> Mapping[str, JSON]:
+    return EMPTY
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    extra: Mapping[str, JSON] = field(default_factory=_empty)  # prompt_tokens_details and the like
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceDelta:
+    index: int = 0
+    role: str | None = None
+    text: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: str | None = None
+    logprobs: JSON = None
+    extra: Mapping[str, JSON] = field(default_factory=_empty)  # refusal, reasoning_content, ... passed through
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    choices: tuple[ChoiceDelta, ...] = ()
+    usage: Usage | None = None
+    id: str | None = None
+    created: int | None = None
+    extra: Mapping[str, JSON] = field(default_factory=_empty)  # system_fingerprint, service_tier, ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingResult:
+    vectors: tuple[list[float] | str, ...]  # a str is a base64 vector, as the client asked
+    usage: Usage | None = None
+    extra: Mapping[str, JSON] = field(default_factory=_empty)
+
+
+Chunk = ChatChunk | EmbeddingResult

@@ -1,0 +1,42 @@
+"""Run the gateway under uvicorn (uvloop + httptools) until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from tripoint.api.app import create_app
+from tripoint.config.schema import Settings
+
+log = logging.getLogger("tripoint")
+
+
+def uvicorn_config(settings: Settings, log_level: str = "info") -> uvicorn.Config:
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.server.host,
+        port=settings.server.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,  # the gateway writes its own access records
+        log_config=None,  # keep the JSON logging configured by the CLI
+        log_level=log_level,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.server.shutdown_grace),
+        backlog=4096,
+    )
+
+
+def run(settings: Settings, log_level: str = "info") -> None:
+    server = uvicorn.Server(uvicorn_config(settings, log_level))
+    log.info(
+        "starting",
+        extra={
+            "host": settings.server.host,
+            "port": settings.server.port,
+            "models": sorted(settings.models),
+        },
+    )
+    server.run()  # sets up uvloop itself
