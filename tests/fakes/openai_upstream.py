@@ -100,7 +100,7 @@ class FakeOpenAI:
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
-        server = site._server  # noqa: SLF001 -- aiohttp exposes the bound port only here
+        server = site._server
         assert server is not None
         self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self._ready.set()
@@ -163,8 +163,9 @@ class FakeOpenAI:
     async def _embeddings(self, request: web.Request) -> web.Response:
         body, script = await self._record(request)
         if script.status != 200:
-            return web.Response(status=script.status, body=_error(script.status),
-                                content_type="application/json")
+            return web.Response(
+                status=script.status, body=_error(script.status), content_type="application/json"
+            )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
             {"object": "embedding", "index": i, "embedding": [float(len(str(x))), 0.5, -0.25]}
@@ -172,8 +173,12 @@ class FakeOpenAI:
         ]
         tokens = sum(len(str(x).split()) for x in inputs)
         return web.json_response(
-            {"object": "list", "data": data, "model": body["model"],
-             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}},
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
             dumps=_dumps,
         )
 
@@ -183,8 +188,16 @@ def _dumps(value: Any) -> str:
 
 
 def _error(status: int) -> bytes:
-    return orjson.dumps({"error": {"message": f"scripted failure {status}", "type": "server_error",
-                                   "param": None, "code": None}})
+    return orjson.dumps(
+        {
+            "error": {
+                "message": f"scripted failure {status}",
+                "type": "server_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    )
 
 
 def _usage(body: dict[str, Any], script: Script) -> dict[str, int]:
@@ -192,61 +205,120 @@ def _usage(body: dict[str, Any], script: Script) -> dict[str, int]:
         str(body.get("prompt", "")).split()
     )
     completion = len(script.words)
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
 
 
 def _chat(body: dict[str, Any], script: Script, *, whole: bool) -> dict[str, Any]:
     created = int(time.time())
-    base = {"id": "chatcmpl-fake", "created": created, "model": body["model"],
-            "system_fingerprint": "fp_fake"}
+    base = {
+        "id": "chatcmpl-fake",
+        "created": created,
+        "model": body["model"],
+        "system_fingerprint": "fp_fake",
+    }
     if whole:
         message: dict[str, Any] = {"role": "assistant", "content": "".join(script.words)}
         finish = "stop"
         if script.tool_call:
             name, arguments = script.tool_call
-            message = {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function",
-                 "function": {"name": name, "arguments": arguments}}]}
+            message = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": name, "arguments": arguments},
+                    }
+                ],
+            }
             finish = "tool_calls"
-        return {**base, "object": "chat.completion", "usage": _usage(body, script),
-                "choices": [{"index": 0, "message": message, "logprobs": None,
-                             "finish_reason": finish}]}
+        return {
+            **base,
+            "object": "chat.completion",
+            "usage": _usage(body, script),
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+            ],
+        }
     events: list[dict[str, Any]] = []
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {**base, "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                             "finish_reason": finish}]}
+        return {
+            **base,
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
 
     events.append(chunk({"role": "assistant", "content": ""}))
     if script.tool_call:
         name, arguments = script.tool_call
-        events.append(chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                             "function": {"name": name, "arguments": ""}}]}))
+        events.append(
+            chunk(
+                {
+                    "tool_calls": [
+                        {
+                            "index": 0,
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": name, "arguments": ""},
+                        }
+                    ]
+                }
+            )
+        )
         half = len(arguments) // 2
-        for piece in (arguments[:half], arguments[half:]):
-            events.append(chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}))
+        events.extend(
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            for piece in (arguments[:half], arguments[half:])
+        )
         events.append(chunk({}, "tool_calls"))
     else:
         events.extend(chunk({"content": word}) for word in script.words)
         events.append(chunk({}, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
-        events.append({**base, "object": "chat.completion.chunk", "choices": [],
-                       "usage": _usage(body, script)})
+        events.append(
+            {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": _usage(body, script),
+            }
+        )
     return {"events": events}
 
 
 def _completion(body: dict[str, Any], script: Script, *, whole: bool) -> dict[str, Any]:
-    base = {"id": "cmpl-fake", "object": "text_completion", "created": int(time.time()),
-            "model": body["model"]}
+    base = {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "created": int(time.time()),
+        "model": body["model"],
+    }
     if whole:
-        return {**base, "usage": _usage(body, script), "choices": [
-            {"index": 0, "text": "".join(script.words), "logprobs": None, "finish_reason": "stop"}]}
-    events = [{**base, "choices": [{"index": 0, "text": w, "logprobs": None,
-                                    "finish_reason": None}]} for w in script.words]
-    events.append({**base, "choices": [{"index": 0, "text": "", "logprobs": None,
-                                        "finish_reason": "stop"}]})
+        return {
+            **base,
+            "usage": _usage(body, script),
+            "choices": [
+                {
+                    "index": 0,
+                    "text": "".join(script.words),
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+    events = [
+        {**base, "choices": [{"index": 0, "text": w, "logprobs": None, "finish_reason": None}]}
+        for w in script.words
+    ]
+    events.append(
+        {**base, "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "stop"}]}
+    )
     if (body.get("stream_options") or {}).get("include_usage"):
         events.append({**base, "choices": [], "usage": _usage(body, script)})
     return {"events": events}

@@ -15,10 +15,11 @@ from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.config.schema import Settings
 from tripoint.errors import TripointError
 from tripoint.gateway import Gateway
+from tripoint.gateway.assembly import assemble
 
 
 def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
-    gateway = gateway or Gateway(settings)
+    gateway = gateway or assemble(settings)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
@@ -30,6 +31,20 @@ PIPELINE = (
 )
 
 
+class Component(Protocol):
+    """Something the gateway owns for its lifetime (a store, a limiter, a worker pool)."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ready(self) -> bool:
+        """Readiness: can this component serve now? Shown by `/readyz`."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     model: str
@@ -38,7 +53,12 @@ class Route:
 
 
 class Gateway:
-    def __init__(self, settings: Settings, stages: Mapping[str, Stage] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        stages: Mapping[str, Stage] | None = None,
+        components: Sequence[Component] = (),
+    ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
             raise ValueError(f"unknown pipeline slots: {sorted(unknown)}")
@@ -51,9 +71,13 @@ class Gateway:
         self._pipeline: Next = compose(
             [filled[name] for name in PIPELINE if name in filled], Router(self.providers)
         )
+        self.components = tuple(components)
         self.started = False
 
     async def start(self) -> None:
+        """Components first (in order: later ones may use earlier ones), then providers."""
+        for component in self.components:
+            await component.start()
         await asyncio.gather(
             *(p.start() for p in self.providers.values() if isinstance(p, Lifecycle))
         )
@@ -64,6 +88,8 @@ class Gateway:
         await asyncio.gather(
             *(p.close() for p in self.providers.values() if isinstance(p, Lifecycle))
         )
+        for component in reversed(self.components):
+            await component.close()
 
     def call(
         self,
@@ -95,7 +121,10 @@ class Gateway:
         return self._pipeline(call)
 
     async def readiness(self) -> dict[str, bool]:
-        return {"config": True, "started": self.started}
+        checks = {"config": True, "started": self.started}
+        for component in self.components:
+            checks[component.name] = await component.ready()
+        return checks
 
 
 def new_request_id() -> str:

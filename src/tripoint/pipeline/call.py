@@ -61,7 +61,9 @@ class Call:
     model: str  # the public model name the client asked for
     targets: tuple[Target, ...]  # candidates, in route order; governance may narrow them
     record: Record
-    headers: Mapping[str, str] = field(default_factory=lambda: EMPTY_HEADERS)  # the request's headers, for stages that read them
+    headers: Mapping[str, str] = field(
+        default_factory=lambda: EMPTY_HEADERS
+    )  # the request's headers, for stages that read them
     principal: Principal = ANONYMOUS
 
     @property

@@ -25,7 +25,8 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
-    extra: Mapping[str, JSON] = field(default_factory=_empty)  # prompt_tokens_details and the like
+    # prompt_tokens_details and the like
+    extra: Mapping[str, JSON] = field(default_factory=_empty)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -52,7 +53,9 @@ class ChoiceDelta:
     tool_calls: tuple[ToolCallDelta, ...] = ()
     finish_reason: str | None = None
     logprobs: JSON = None
-    extra: Mapping[str, JSON] = field(default_factory=_empty)  # refusal, reasoning_content, ... passed through
+    extra: Mapping[str, JSON] = field(
+        default_factory=_empty
+    )  # refusal, reasoning_content, ... passed through
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +64,9 @@ class ChatChunk:
     usage: Usage | None = None
     id: str | None = None
     created: int | None = None
-    extra: Mapping[str, JSON] = field(default_factory=_empty)  # system_fingerprint, service_tier, ...
+    extra: Mapping[str, JSON] = field(
+        default_factory=_empty
+    )  # system_fingerprint, service_tier, ...
 
 
 @dataclass(frozen=True, slots=True)
