@@ -28,7 +28,9 @@ def upstream(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
     fake_openai.reset()
 
 
-def gateway_settings(upstream_url: str, **server: object) -> Settings:
+def gateway_settings(
+    upstream_url: str, *, first_byte: float = 5, idle: float = 2, **server: object
+) -> Settings:
     dead = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     return parse_settings(
         f"""
@@ -38,7 +40,7 @@ backends:
     type: openai
     base_url: {upstream_url}
     pattern: self_hosted
-    timeouts: {{connect: 2, first_byte: 5, idle: 2, total: 30}}
+    timeouts: {{connect: 2, first_byte: {first_byte}, idle: {idle}, total: 30}}
   dead:
     type: openai
     base_url: {dead}
@@ -51,6 +53,8 @@ models:
     operations: [embeddings]
   with-fallback:
     targets: [{{backend: dead, model: m}}, {{backend: fake, model: upstream-chat}}]
+  dead-only:
+    targets: [{{backend: dead, model: m}}]
 """
     )
 

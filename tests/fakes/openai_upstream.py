@@ -8,6 +8,8 @@ next answers (error status, delay, truncated or stalled stream) and reads back e
 from __future__ import annotations
 
 import asyncio
+import base64
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -148,7 +150,9 @@ class FakeOpenAI:
                     request.transport.close()  # cut mid-answer: no terminating chunk
                     return response
                 if script.stall_after is not None and number == script.stall_after:
-                    await asyncio.sleep(3600)
+                    await _until_closed(request)  # silent, until the client goes away
+                    self.cancelled.set()
+                    return response
                 await response.write(b"data: " + orjson.dumps(event) + b"\n\n")
                 if script.chunk_delay:
                     await asyncio.sleep(script.chunk_delay)
@@ -167,9 +171,15 @@ class FakeOpenAI:
                 status=script.status, body=_error(script.status), content_type="application/json"
             )
         inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        vectors = [[float(len(str(x))), 0.5, -0.25] for x in inputs]
+        as_base64 = body.get("encoding_format") == "base64"
         data = [
-            {"object": "embedding", "index": i, "embedding": [float(len(str(x))), 0.5, -0.25]}
-            for i, x in enumerate(inputs)
+            {
+                "object": "embedding",
+                "index": i,
+                "embedding": _base64(vector) if as_base64 else vector,
+            }
+            for i, vector in enumerate(vectors)
         ]
         tokens = sum(len(str(x).split()) for x in inputs)
         return web.json_response(
@@ -181,6 +191,15 @@ class FakeOpenAI:
             },
             dumps=_dumps,
         )
+
+
+async def _until_closed(request: web.Request) -> None:
+    while request.transport is not None and not request.transport.is_closing():
+        await asyncio.sleep(0.01)
+
+
+def _base64(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def _dumps(value: Any) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from tripoint.config.schema import Settings
+from tripoint.config.schema import Settings, dangling_targets
 from tripoint.errors import ConfigError
 
 _TAGGED_UNIONS = ("backends",)  # sections whose entries are unions tagged by `type`
@@ -36,7 +36,22 @@ def parse_settings(text: str, *, source: str = "<config>") -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_describe(error, data) for error in exc.errors()]) from None
+        problems = [_describe(error, data) for error in exc.errors()]
+        # pydantic skips cross-field checks once a field fails; report dangling targets anyway
+        problems += [p for p in _dangling(data) if p not in problems]
+        raise ConfigError(problems) from None
+
+
+def _dangling(data: Mapping[str, object]) -> list[str]:
+    backends, models = data.get("backends"), data.get("models")
+    if not isinstance(models, Mapping):
+        return []
+    uses = {
+        str(name): [t.get("backend") for t in route.get("targets", []) if isinstance(t, Mapping)]
+        for name, route in models.items()
+        if isinstance(route, Mapping) and isinstance(route.get("targets"), list)
+    }
+    return dangling_targets(backends if isinstance(backends, Mapping) else {}, uses)
 
 
 def _describe(error: Mapping[str, object], data: Mapping[str, object]) -> str:

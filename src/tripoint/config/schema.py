@@ -7,6 +7,7 @@ Top level: `server`, `backends` (name -> backend, a union tagged by `type`) and 
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -90,12 +91,17 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:
-        problems = [
-            f"models.{name}.targets.{i}.backend: unknown backend {t.backend!r}"
-            for name, route in self.models.items()
-            for i, t in enumerate(route.targets)
-            if t.backend not in self.backends
-        ]
-        if problems:
+        uses = {name: [t.backend for t in route.targets] for name, route in self.models.items()}
+        if problems := dangling_targets(self.backends, uses):
             raise ValueError("; ".join(problems))
         return self
+
+
+def dangling_targets(backends: Collection[str], uses: Mapping[str, Sequence[object]]) -> list[str]:
+    """Targets naming a backend that is not configured, as `path: problem` lines."""
+    return [
+        f"models.{model}.targets.{i}.backend: unknown backend {backend!r}"
+        for model, named in uses.items()
+        for i, backend in enumerate(named)
+        if isinstance(backend, str) and backend not in backends
+    ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Lenient(BaseModel):
@@ -107,6 +107,14 @@ class CompletionRequest(Sampling):
 class EmbeddingRequest(Lenient):
     model: str = Field(min_length=1)
     input: Prompt
+
+    @field_validator("input")
+    @classmethod
+    def _not_empty(cls, value: Prompt) -> Prompt:
+        if not value or (isinstance(value, list) and any(not item for item in value)):
+            raise ValueError("input must not be empty (nor contain empty items)")
+        return value
+
     encoding_format: Literal["float", "base64"] | None = None
     dimensions: int | None = Field(default=None, ge=1)
     user: str | None = None
