@@ -194,7 +194,7 @@ class FakeOpenAI:
 
 
 async def _until_closed(request: web.Request) -> None:
-    while request.transport is not None and not request.transport.is_closing():
+    while request.transport is not None and not request.transport.is_closing():  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 

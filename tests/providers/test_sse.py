@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,7 +44,7 @@ def test_split_at_every_byte_offset_gives_the_same_events() -> None:
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
 def test_split_anywhere_gives_the_same_events(cuts: list[int]) -> None:
     bounds = [0, *sorted(cuts), len(STREAM)]
-    pieces = [STREAM[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    pieces = [STREAM[a:b] for a, b in itertools.pairwise(bounds)]
 
     assert decode(pieces) == (EXPECTED, False)
 
