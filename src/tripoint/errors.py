@@ -9,6 +9,7 @@ TripointError                      500 server_error
     ModelNotFoundError             404 invalid_request_error (code model_not_found, as OpenAI)
   RateLimitError                   429 rate_limit_exceeded
   ServiceUnavailableError          503 service_unavailable
+  ClientClosedError                499 client_closed_request  (recorded; the client is gone)
   UpstreamError                    502 upstream_error      retryable unless told otherwise
     UpstreamTimeoutError           504 upstream_timeout
     UpstreamRejectedError          400 invalid_request_error  the upstream refused the request
@@ -83,6 +84,13 @@ class RateLimitError(TripointError):
 class ServiceUnavailableError(TripointError):
     status = 503
     type = "service_unavailable"
+
+
+class ClientClosedError(TripointError):
+    """The client went away before the answer was complete (nginx's 499)."""
+
+    status = 499
+    type = "client_closed_request"
 
 
 class UpstreamError(TripointError):

@@ -118,3 +118,17 @@ def test_stall_mid_stream_becomes_a_timeout_event(
     assert orjson.loads(lines[-1])["error"]["type"] == "upstream_timeout"
     assert time.monotonic() - started < 0.5 * 1.1 + 0.5
     assert upstream.cancelled.wait(2)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_disconnect_before_the_first_byte_cancels_the_upstream(
+    http: httpx.Client, upstream: FakeOpenAI, *, stream: bool
+) -> None:
+    upstream.always(delay=5)
+
+    with pytest.raises(httpx.ReadTimeout):
+        http.post("/v1/chat/completions", json={**BODY, "stream": stream}, timeout=0.3)
+    disconnected = time.monotonic()
+
+    assert upstream.cancelled.wait(5)
+    assert time.monotonic() - disconnected < 1.0

@@ -113,8 +113,8 @@ class FakeOpenAI:
         body = orjson.loads(await request.read())
         self.calls.append(Seen(request.path, body, dict(request.headers)))
         script = self.scripts.pop(0) if self.scripts else self.default
-        if script.delay:
-            await asyncio.sleep(script.delay)
+        if script.delay and not await _sleep_unless_closed(request, script.delay):
+            self.cancelled.set()
         return body, script
 
     def _handler(self, shape: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
@@ -191,6 +191,16 @@ class FakeOpenAI:
             },
             dumps=_dumps,
         )
+
+
+async def _sleep_unless_closed(request: web.Request, seconds: float) -> bool:
+    """Sleep like a slow model; False when the client went away meanwhile."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if request.transport is None or request.transport.is_closing():
+            return False
+        await asyncio.sleep(0.01)
+    return True
 
 
 async def _until_closed(request: web.Request) -> None:

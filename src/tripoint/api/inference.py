@@ -16,9 +16,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tripoint.api.body import parse_request
+from tripoint.api.disconnect import unless_disconnected
 from tripoint.api.streaming import EventStreamResponse, Renderer
 from tripoint.gateway import Gateway
 from tripoint.pipeline.call import Call
+from tripoint.pipeline.stage import ChunkStream
 from tripoint.schema import render
 from tripoint.schema.chunks import ChatChunk, Chunk, EmbeddingResult
 from tripoint.schema.json import JSONObject
@@ -45,7 +47,7 @@ async def chat_completions(request: Request) -> Response:
     body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
     call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
     ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
-    return await _answer(gateway, call, body, ident, CHAT)
+    return await _answer(request, call, body, ident, CHAT)
 
 
 async def completions(request: Request) -> Response:
@@ -53,39 +55,47 @@ async def completions(request: Request) -> Response:
     body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
     call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
     ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
-    return await _answer(gateway, call, body, ident, COMPLETION)
+    return await _answer(request, call, body, ident, COMPLETION)
 
 
 async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
     call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
-    results = [chunk async for chunk in gateway.run(call)]
+    chunks = gateway.run(call)
+    try:
+        results = await unless_disconnected(request.receive, _gather(chunks))
+    finally:
+        await chunks.aclose()
     result = next(c for c in results if isinstance(c, EmbeddingResult))
     ident = render.Identity(id=call.request_id, model=call.model)
     return _json(render.embedding_response_json(result, ident), call)
 
 
 async def _answer(
-    gateway: Gateway, call: Call, body: Sampling, ident: render.Identity, wire: Wire
+    request: Request, call: Call, body: Sampling, ident: render.Identity, wire: Wire
 ) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    receive = request.receive
     chunks = gateway.run(call)
-    try:
-        first = await anext(chunks)
-    except StopAsyncIteration:
-        first = ChatChunk()
-    except BaseException:
-        await chunks.aclose()
-        raise
     if not body.stream:
         try:
-            gathered = [first] + [c async for c in chunks]
+            gathered = await unless_disconnected(receive, _gather(chunks))
         finally:
             await chunks.aclose()
         whole = [c for c in gathered if isinstance(c, ChatChunk)]
         return _json(wire.whole(whole, ident), call)
+    try:
+        first = await unless_disconnected(receive, anext(chunks, ChatChunk()))
+    except BaseException:
+        await chunks.aclose()
+        raise
     renderer: Renderer = partial(_stream_chunk, wire.chunk, ident, body.wants_usage_in_stream)
     return EventStreamResponse(first, chunks, renderer, _served_by(call))
+
+
+async def _gather(chunks: ChunkStream) -> list[Chunk]:
+    return [chunk async for chunk in chunks]
 
 
 def _stream_chunk(
