@@ -66,6 +66,13 @@ def gateway(fake_openai: FakeOpenAI) -> Iterator[GatewayThread]:
     server.stop()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_fleet(request: pytest.FixtureRequest) -> None:
+    """Breakers and latency learned in one test must not steer the next."""
+    if "gateway" in request.fixturenames:
+        request.getfixturevalue("gateway").gateway.fleet.forget()
+
+
 @pytest.fixture
 def client(gateway: GatewayThread, upstream: FakeOpenAI) -> openai.OpenAI:
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)

@@ -114,6 +114,8 @@ def _json(body: JSONObject, call: Call) -> Response:
 
 
 def _served_by(call: Call) -> list[tuple[bytes, bytes]]:
+    if call.record.cache_hit:
+        return [(b"x-tripoint-cache", b"hit")]
     target = call.record.target
     if target is None:
         return []

@@ -22,6 +22,15 @@ from pydantic import (
     model_validator,
 )
 
+from tripoint.config.routing import (
+    Admission,
+    Breaker,
+    CachePolicy,
+    HealthCheck,
+    RetryPolicy,
+    RoutingSettings,
+    Strategy,
+)
 from tripoint.config.secrets import Secret
 
 Pattern = Literal["saas", "cloud", "self_hosted", "local"]
@@ -51,6 +60,9 @@ class BackendBase(Strict):
     tags: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
     max_connections: PositiveInt = 256
+    breaker: Breaker = Breaker()
+    admission: Admission | None = None
+    health: HealthCheck | None = None
 
 
 class OpenAIBackend(BackendBase):
@@ -69,11 +81,15 @@ Backend = Annotated[OpenAIBackend, Field(discriminator="type")]
 class TargetRef(Strict):
     backend: str = Field(min_length=1)
     model: str = Field(min_length=1)
+    weight: PositiveFloat = 1.0  # for the `weighted` strategy
 
 
 class ModelRoute(Strict):
     targets: tuple[TargetRef, ...] = Field(min_length=1)  # tried in order until one answers
     operations: tuple[Operation, ...] = ("chat", "completions", "embeddings")
+    strategy: Strategy = "priority"
+    retry: RetryPolicy = RetryPolicy()
+    cache: CachePolicy = CachePolicy()
 
 
 class ServerSettings(Strict):
@@ -88,6 +104,7 @@ class Settings(Strict):
     server: ServerSettings = ServerSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
+    routing: RoutingSettings = RoutingSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

@@ -7,9 +7,23 @@ from __future__ import annotations
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Component, Gateway
 from tripoint.pipeline.stage import Stage
+from tripoint.routing.cache import MemoryCacheStore, ResponseCache
+from tripoint.routing.health import HealthChecker
 
 
 def assemble(settings: Settings) -> Gateway:
     components: list[Component] = []
     stages: dict[str, Stage] = {}
-    return Gateway(settings, stages=stages, components=components)
+    cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
+    if cached:
+        stages["cache"] = ResponseCache(
+            cached, MemoryCacheStore(settings.routing.cache_max_entries)
+        )
+    gateway = Gateway(settings, stages=stages, components=components)
+    checks = {
+        name: (str(backend.base_url), backend.health)
+        for name, backend in settings.backends.items()
+        if backend.health is not None
+    }
+    gateway.components += (HealthChecker(gateway.fleet, checks),)
+    return gateway

@@ -15,7 +15,8 @@ from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
-from tripoint.routing.router import Router
+from tripoint.routing.fleet import Fleet
+from tripoint.routing.router import RoutePolicy, Router
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
@@ -28,6 +29,7 @@ PIPELINE = (
     "govern",
     "limits",
     "guardrails",
+    "cache",  # innermost: a hit still passed every control, and costs no tokens
 )
 
 
@@ -67,9 +69,16 @@ class Gateway:
             name: build_provider(name, backend) for name, backend in settings.backends.items()
         }
         self.routes = _routes(settings)
+        self.fleet = Fleet(
+            breakers={name: b.breaker for name, b in settings.backends.items()},
+            admissions={n: b.admission for n, b in settings.backends.items() if b.admission},
+        )
+        router = Router(
+            self.providers, self.fleet, _policies(settings), settings.routing.retry_budget
+        )
         filled = stages or {}
         self._pipeline: Next = compose(
-            [filled[name] for name in PIPELINE if name in filled], Router(self.providers)
+            [filled[name] for name in PIPELINE if name in filled], router
         )
         self.components = tuple(components)
         self.started = False
@@ -125,6 +134,17 @@ class Gateway:
         for component in self.components:
             checks[component.name] = await component.ready()
         return checks
+
+
+def _policies(settings: Settings) -> dict[str, RoutePolicy]:
+    return {
+        model: RoutePolicy(
+            strategy=route.strategy,
+            retry=route.retry,
+            weights={f"{t.backend}/{t.model}": t.weight for t in route.targets},
+        )
+        for model, route in settings.models.items()
+    }
 
 
 def new_request_id() -> str:

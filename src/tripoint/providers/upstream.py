@@ -36,9 +36,14 @@ def upstream_errors(backend: str) -> Iterator[None]:
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamError(f"backend {backend!r} is unreachable") from exc
     except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(f"backend {backend!r} sent a truncated response") from exc
+        raise UpstreamError(
+            f"backend {backend!r} sent a truncated response", maybe_processed=True
+        ) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamError(f"backend {backend!r} failed: {type(exc).__name__}") from exc
+        # connected, then reset or closed: the request may have been received and acted on
+        raise UpstreamError(
+            f"backend {backend!r} failed: {type(exc).__name__}", maybe_processed=True
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,11 @@ class Upstream:
     async def start(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=30
+                # idle connections are dropped before common servers' keep-alive (uvicorn: 5 s)
+                # closes them, so a POST rarely meets a stale connection it cannot retry
+                limit=self._max_connections,
+                ttl_dns_cache=300,
+                keepalive_timeout=4,
             )
             timeout = aiohttp.ClientTimeout(
                 total=self._timeouts.total,
