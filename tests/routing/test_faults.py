@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import httpx
+import orjson
 import pytest
 
 from tests.fakes.fault_proxy import FaultProxy, blackhole
@@ -272,3 +273,70 @@ models:
     assert len(upstream.calls) == 4
     assert gate is not None
     assert gate.in_flight == 0
+
+
+def test_unhealthy_backend_is_routed_around(upstream: FakeOpenAI) -> None:
+    config = f"""
+backends:{
+        backend(
+            "sick", upstream.base_url, "    health: {path: /no-such-health-route, interval: 0.1}"
+        )
+    }{backend("well", upstream.base_url)}
+models:
+  m: {{targets: [{{backend: sick, model: x}}, {{backend: well, model: y}}]}}
+"""
+    with gateway(config) as (_, http):
+        time.sleep(0.3)  # a few polls: the fake answers 404 on that path
+        response = http.post("/v1/chat/completions", json=CHAT)
+
+    assert response.headers["x-tripoint-backend"] == "well"
+    assert [c.body["model"] for c in upstream.calls] == ["y"]
+
+
+def test_overloaded_gateway_sheds_inference_but_not_health(upstream: FakeOpenAI) -> None:
+    upstream.always(delay=0.5)
+    config = f"""
+routing: {{shedding: {{max_in_flight: 2}}}}
+backends:{backend("a", upstream.base_url)}
+models:
+  m: {{targets: [{{backend: a, model: x}}]}}
+"""
+    with gateway(config) as (_, http), concurrent.futures.ThreadPoolExecutor(6) as pool:
+        pending = [pool.submit(http.post, "/v1/chat/completions", json=CHAT) for _ in range(6)]
+        time.sleep(0.2)
+        health = http.get("/healthz")
+        responses = [p.result() for p in pending]
+
+    shed = [r for r in responses if r.status_code == 503]
+    assert len(shed) == 4
+    assert all(r.json()["error"]["code"] == "overloaded" for r in shed)
+    assert all(r.headers["x-request-id"] for r in shed)
+    assert health.status_code == 200
+
+
+def test_cache_hit_is_marked_and_skips_the_upstream(upstream: FakeOpenAI) -> None:
+    config = f"""
+backends:{backend("a", upstream.base_url)}
+models:
+  m:
+    targets: [{{backend: a, model: x}}]
+    cache: {{enabled: true, ttl: 60}}
+"""
+    body = {**CHAT, "temperature": 0}
+    with gateway(config) as (_, http):
+        first = http.post("/v1/chat/completions", json=body)
+        second = http.post("/v1/chat/completions", json=body)
+        streamed = http.post("/v1/chat/completions", json={**body, "stream": True})
+
+    assert "x-tripoint-cache" not in first.headers
+    assert second.headers["x-tripoint-cache"] == "hit"
+    assert second.json()["choices"] == first.json()["choices"]
+    assert streamed.headers["x-tripoint-cache"] == "hit"
+    events = [
+        orjson.loads(line[6:]) for line in streamed.text.splitlines() if line.startswith("data: {")
+    ]
+    assert "".join(e["choices"][0]["delta"].get("content") or "" for e in events) == (
+        "Hello from the fake upstream!"
+    )
+    assert streamed.text.rstrip().endswith("data: [DONE]")
+    assert len(upstream.calls) == 1

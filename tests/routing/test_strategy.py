@@ -38,7 +38,7 @@ def test_least_outstanding_prefers_the_idle_target() -> None:
     state = fleet()
     state.state(A).in_flight = 4
     state.state(B).in_flight = 1
-    state.state(C).remote_waiting = 2
+    state.mark_backend("c", healthy=True, remote_waiting=2)
 
     assert order([A, B, C], [1, 1, 1], "least_outstanding", state, random.Random(1)) == [B, C, A]
 

@@ -16,19 +16,30 @@ _EWMA = 0.3
 
 
 @dataclass(slots=True)
-class TargetState:
-    breaker: CircuitBreaker
-    in_flight: int = 0
-    ttft: float | None = None  # EWMA of seconds to the first chunk
+class BackendStatus:
+    """What active health checks learned about a backend (shared by all its targets)."""
+
     healthy: bool = True
     remote_waiting: float = 0.0  # requests queued on the server itself, from its /metrics
+
+
+@dataclass(slots=True)
+class TargetState:
+    breaker: CircuitBreaker
+    backend: BackendStatus
+    in_flight: int = 0
+    ttft: float | None = None  # EWMA of seconds to the first chunk
 
     def observe_first_chunk(self, seconds: float) -> None:
         self.ttft = seconds if self.ttft is None else self.ttft + _EWMA * (seconds - self.ttft)
 
     @property
+    def healthy(self) -> bool:
+        return self.backend.healthy
+
+    @property
     def load(self) -> float:
-        return self.in_flight + self.remote_waiting
+        return self.in_flight + self.backend.remote_waiting
 
 
 @dataclass(slots=True)
@@ -37,6 +48,7 @@ class Fleet:
     admissions: dict[str, Admission]  # backend name -> policy, self-hosted backends only
     _targets: dict[str, TargetState] = field(default_factory=dict)
     _gates: dict[str, AdmissionGate] = field(default_factory=dict)
+    _backends: dict[str, BackendStatus] = field(default_factory=dict)
     active_requests: int = 0
     active_retries: int = 0
 
@@ -44,7 +56,8 @@ class Fleet:
         state = self._targets.get(target.label)
         if state is None:
             policy = self.breakers.get(target.backend.name, Breaker())
-            state = self._targets[target.label] = TargetState(CircuitBreaker(policy))
+            status = self._backend(target.backend.name)
+            state = self._targets[target.label] = TargetState(CircuitBreaker(policy), status)
         return state
 
     def gate(self, backend: str) -> AdmissionGate | None:
@@ -57,10 +70,15 @@ class Fleet:
         return gate
 
     def mark_backend(self, backend: str, *, healthy: bool, remote_waiting: float) -> None:
-        for label, state in self._targets.items():
-            if label.startswith(backend + "/"):
-                state.healthy = healthy
-                state.remote_waiting = remote_waiting
+        status = self._backend(backend)
+        status.healthy = healthy
+        status.remote_waiting = remote_waiting
+
+    def _backend(self, name: str) -> BackendStatus:
+        status = self._backends.get(name)
+        if status is None:
+            status = self._backends[name] = BackendStatus()
+        return status
 
     def snapshot(self) -> dict[str, dict[str, object]]:
         """For /readyz detail and metrics: every known target's state."""
