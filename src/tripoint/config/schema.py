@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from tripoint.config.limits import LimitsSettings
 from tripoint.config.routing import (
     Admission,
     Breaker,
@@ -105,6 +106,7 @@ class Settings(Strict):
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

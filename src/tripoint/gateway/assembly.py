@@ -5,7 +5,9 @@ exist. Each control (identity, limits, guardrails, governance, telemetry) adds i
 from __future__ import annotations
 
 from tripoint.config.schema import Settings
-from tripoint.gateway.gateway import Component, Gateway
+from tripoint.gateway.gateway import Gateway
+from tripoint.limits.assembly import build_limits
+from tripoint.pipeline.component import Component
 from tripoint.pipeline.stage import Stage
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
@@ -14,6 +16,8 @@ from tripoint.routing.health import HealthChecker
 def assemble(settings: Settings) -> Gateway:
     components: list[Component] = []
     stages: dict[str, Stage] = {}
+    stages["limits"], limit_components = build_limits(settings.limits)
+    components += limit_components
     cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
     if cached:
         stages["cache"] = ResponseCache(

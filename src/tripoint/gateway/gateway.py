@@ -6,11 +6,11 @@ import asyncio
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.pipeline.call import Call, Record, operation_of
+from tripoint.pipeline.component import Component
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
@@ -31,20 +31,6 @@ PIPELINE = (
     "guardrails",
     "cache",  # innermost: a hit still passed every control, and costs no tokens
 )
-
-
-class Component(Protocol):
-    """Something the gateway owns for its lifetime (a store, a limiter, a worker pool)."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def ready(self) -> bool:
-        """Readiness: can this component serve now? Shown by `/readyz`."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

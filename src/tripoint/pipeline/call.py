@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
@@ -33,6 +34,7 @@ class Principal:
     id: str
     team: str | None = None
     role: str = "member"
+    key_id: str | None = None
 
 
 ANONYMOUS = Principal(id="anonymous")
@@ -61,6 +63,8 @@ class Record:
     retries: int = 0  # attempts after the first (same or other target)
     fallbacks: int = 0  # attempts that moved to another target
     cache_hit: bool = False  # answered from the response cache: costs no tokens
+    cost: Decimal | None = None  # USD, settled by the limits stage
+    response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
 
 
 @dataclass(frozen=True, slots=True)
