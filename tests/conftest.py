@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.redis_server import RedisServer
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
 from tripoint.config.schema import Settings
@@ -57,6 +58,21 @@ models:
     targets: [{{backend: dead, model: m}}]
 """
     )
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A clean database on the shared server for each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
 
 
 @pytest.fixture(scope="session")

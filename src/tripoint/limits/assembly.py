@@ -36,6 +36,18 @@ class RedisConnection:
             return False
 
 
+def redis_client(config: RedisStore) -> aioredis.Redis:
+    """A pooled client; beyond `max_connections` calls wait (briefly) instead of failing."""
+    pool = aioredis.BlockingConnectionPool.from_url(
+        config.url.get_secret_value(),
+        max_connections=config.max_connections,
+        timeout=config.timeout * 10,
+        socket_timeout=config.timeout,
+        socket_connect_timeout=config.timeout,
+    )
+    return aioredis.Redis(connection_pool=pool)
+
+
 def configured(settings: LimitsSettings) -> bool:
     specs = [
         settings.defaults,
@@ -53,11 +65,7 @@ def build_limits(settings: LimitsSettings) -> tuple[Limits, list[Component]]:
     components: list[Component] = [counter] if configured(settings) else []
     store: LimitStore
     if isinstance(settings.store, RedisStore):
-        client = aioredis.Redis.from_url(
-            settings.store.url.get_secret_value(),
-            socket_timeout=settings.store.timeout,
-            socket_connect_timeout=settings.store.timeout,
-        )
+        client = redis_client(settings.store)
         components.append(RedisConnection(client))
         store = ResilientStore(RedisLimitStore(client), settings.store.replicas)
     else:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tripoint.limits.meters import WINDOW, Kind, Meter
+from tripoint.limits.meters import Kind, Meter
 from tripoint.limits.store import LEASE_SECONDS, Admission
 
 _SWEEP_EVERY = 1024  # reservations between sweeps of idle counters (bounded memory)
@@ -89,8 +89,9 @@ class MemoryLimitStore:
     @staticmethod
     def _usage(meter: Meter, counter: _Counter, second: int, now: float) -> int:
         if meter.windowed:
-            oldest = second - WINDOW
-            for stale in [s for s in counter.buckets if s <= oldest]:
+            # keep window + 1 buckets: any rolling window ending now lies inside them
+            oldest = second - meter.window
+            for stale in [s for s in counter.buckets if s < oldest]:
                 del counter.buckets[stale]
             return sum(counter.buckets.values())
         for expired in [k for k, (_, exp) in counter.leases.items() if exp <= now]:
@@ -109,8 +110,8 @@ class MemoryLimitStore:
             for start in sorted(counter.buckets):
                 excess -= counter.buckets[start]
                 if excess <= 0:
-                    return max(0.001, start + WINDOW + 1 - now)
-            return float(WINDOW)
+                    return max(0.001, start + meter.window + 1 - now)
+            return float(meter.window)
         if meter.kind is Kind.BUDGET:
             return None if meter.period_end is None else max(1.0, meter.period_end - now)
         return 1.0  # concurrency: a slot frees when a call ends

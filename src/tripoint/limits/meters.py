@@ -38,6 +38,7 @@ class Meter:
     scope: str  # who it limits, for messages: "team 'red'"
     name: str  # the config field: "requests_per_minute"
     period_end: float | None = None  # budgets: when the period's spend resets (epoch seconds)
+    window: int = WINDOW  # windows: seconds (shorter only in tests)
 
     @property
     def windowed(self) -> bool:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import redis.asyncio as aioredis
 
-from tripoint.limits.meters import WINDOW, Kind, Meter
+from tripoint.limits.meters import Kind, Meter
 from tripoint.limits.store import LEASE_SECONDS, Admission
 
 PREFIX = "tp:"
@@ -23,14 +23,14 @@ _RESERVE = """
 local t = redis.call('TIME')
 local second = tonumber(t[1])
 local now = second + tonumber(t[2]) / 1000000
-local lease, lease_s, window = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local lease, lease_s = ARGV[1], tonumber(ARGV[2])
 local used = {}
-local function buckets(key)
+local function buckets(key, window)
   local all = redis.call('HGETALL', key)
   local list, total = {}, 0
   for j = 1, #all, 2 do
     local s, v = tonumber(all[j]), tonumber(all[j + 1])
-    if s <= second - window then
+    if s < second - window then
       redis.call('HDEL', key, all[j])
     else
       total = total + v
@@ -51,10 +51,15 @@ local function held(key, kind)
   return total
 end
 for i = 1, #KEYS do
-  local b = 3 + (i - 1) * 4
+  local b = 2 + (i - 1) * 5
   local kind, limit, amount = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3])
+  local window = tonumber(ARGV[b + 5])
   local current, list = 0, nil
-  if kind == 'w' then list, current = buckets(KEYS[i]) else current = held(KEYS[i], kind) end
+  if kind == 'w' then
+    list, current = buckets(KEYS[i], window)
+  else
+    current = held(KEYS[i], kind)
+  end
   if current + amount > limit then
     local retry = -1
     if amount > limit then
@@ -76,8 +81,9 @@ for i = 1, #KEYS do
   used[i] = current + amount
 end
 for i = 1, #KEYS do
-  local b = 3 + (i - 1) * 4
+  local b = 2 + (i - 1) * 5
   local kind, amount, ttl = ARGV[b + 1], tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local window = tonumber(ARGV[b + 5])
   local key = KEYS[i]
   if kind == 'w' then
     redis.call('HINCRBY', key, second, amount)
@@ -133,9 +139,9 @@ class RedisLimitStore:
         self, meters: Sequence[Meter], amounts: Sequence[int], lease: str
     ) -> Admission:
         keys = [PREFIX + m.key for m in meters]
-        args: list[str | int | float] = [lease, int(LEASE_SECONDS), WINDOW]
+        args: list[str | int | float] = [lease, int(LEASE_SECONDS)]
         for meter, amount in zip(meters, amounts, strict=True):
-            args += [_code(meter), meter.limit, amount, _ttl(meter)]
+            args += [_code(meter), meter.limit, amount, _ttl(meter), meter.window]
         reply = await self._reserve(keys=keys, args=args)
         if int(reply[0]) == 1:
             return Admission(True, used=tuple(int(x) for x in reply[2:]), bucket=int(reply[1]))
