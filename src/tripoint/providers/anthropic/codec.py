@@ -227,6 +227,8 @@ def chunk_from_wire(body: JSON) -> ChatChunk:
     message = obj(body, "message")
     if message.get("type") == "error":
         raise UpstreamError(f"upstream answered an error: {_error_text(message)}")
+    if not isinstance(message.get("content"), list):
+        raise malformed("the message has no content list")
     texts: list[str] = []
     calls: list[ToolCallDelta] = []
     for raw in arr(message.get("content"), "content"):
