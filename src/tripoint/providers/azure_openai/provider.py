@@ -1,8 +1,10 @@
 """Azure OpenAI over HTTP: OpenAI's wire format at deployment URLs with an `api-version`.
 
-The OpenAI provider does the exchange; this only says where each operation lives and drops
-the body's `model` (the deployment in the URL names it). Entra token auth, when configured,
-is started and closed with the provider.
+The OpenAI provider does the exchange; this only says where each operation lives, drops the
+body's `model` (the deployment in the URL names it) and drops the stream chunks Azure adds
+that carry neither a choice nor usage (its prompt filter annotations): clients that read
+`chunk.choices[0]` of every chunk, as OpenAI's own streams allow, would fail on them. Entra
+token auth, when configured, is started and closed with the provider.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from tripoint.providers.auth import UpstreamAuth
-from tripoint.providers.base import Lifecycle
+from tripoint.providers.base import ChatStream, Lifecycle
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import Target
 from tripoint.providers.upstream import Upstream
@@ -44,6 +46,12 @@ class AzureOpenAIProvider(OpenAIProvider):
         if isinstance(self._auth, Lifecycle):
             await self._auth.close()
 
+    def chat(self, request: ChatRequest, target: Target) -> ChatStream:
+        return _answers_only(super().chat(request, target))
+
+    def complete(self, request: CompletionRequest, target: Target) -> ChatStream:
+        return _answers_only(super().complete(request, target))
+
     def _path(self, endpoint: str, target: Target) -> str:
         return deployment_path(endpoint, target.model, self._api_version)
 
@@ -53,3 +61,12 @@ class AzureOpenAIProvider(OpenAIProvider):
         body = super()._body(request, target)
         del body["model"]
         return body
+
+
+async def _answers_only(stream: ChatStream) -> ChatStream:
+    try:
+        async for chunk in stream:
+            if chunk.choices or chunk.usage is not None:
+                yield chunk
+    finally:
+        await stream.aclose()
