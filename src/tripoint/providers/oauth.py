@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 import orjson
@@ -33,12 +33,14 @@ class ClientCredentialsAuth:
         scope: str,
         *,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._backend = backend
         self._token_url = token_url
         self._form = {"grant_type": "client_credentials", "client_id": client_id, "scope": scope}
         self._secret = client_secret
         self._timeout = timeout
+        self._clock = clock
         self._token: str | None = None
         self._refresh_at = 0.0
         self._lock = asyncio.Lock()
@@ -66,14 +68,14 @@ class ClientCredentialsAuth:
         return {"Authorization": f"Bearer {await self.token()}"}
 
     async def token(self) -> str:
-        if self._token is not None and time.monotonic() < self._refresh_at:
+        if self._token is not None and self._clock() < self._refresh_at:
             return self._token
         async with self._lock:
             # another request may have refreshed it while this one waited
-            if self._token is None or time.monotonic() >= self._refresh_at:
+            if self._token is None or self._clock() >= self._refresh_at:
                 self._token, lifetime = await self._fetch()
                 margin = min(_REFRESH_MARGIN, lifetime / 2)
-                self._refresh_at = time.monotonic() + max(lifetime - margin, 0.0)
+                self._refresh_at = self._clock() + max(lifetime - margin, 0.0)
             return self._token
 
     async def _fetch(self) -> tuple[str, float]:
