@@ -228,3 +228,13 @@ def test_upstream_rate_limit_reaches_the_sdk_with_retry_after(
         client.chat.completions.create(model=f"via-{case.name}", messages=HELLO)  # type: ignore[arg-type]
 
     assert caught.value.response.headers["retry-after"] == "7"
+
+
+def test_request_a_backend_cannot_serve_is_a_400_naming_the_field(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer]
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="via-anthropic", messages=HELLO, n=2)  # type: ignore[arg-type]
+
+    assert caught.value.body["param"] == "n"  # type: ignore[index]
+    assert upstreams["anthropic"].seen == [], "nothing was sent upstream"

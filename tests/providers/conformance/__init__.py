@@ -19,6 +19,8 @@ How to plug a new chat backend type in (nothing else to edit; cases are discover
    - answers: `text.json`, `tool_call.json` (non-streamed), `text.<ext>`, `tool_call.<ext>`
      (streamed; `<ext>` is `case.stream_suffix`, `sse` by default), and `error_400.json`,
      `error_401.json`, `error_429.json`, `error_500.json` in the provider's error format.
+     Optional: `stream_error.<ext>`, an answer that starts and then fails with the
+     provider's in-stream error event (the test is skipped for providers that have none).
      The text answers say `Expected.text`; the tool call answers call `get_weather` with
      `Expected.tool_arguments`, the streamed one in at least two argument pieces.
    - requests the provider must send, one per scenario of `scenarios.py`:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.fakes.replay_upstream import ReplayServer, Reply
-from tests.providers.conformance.case import ProviderCase
+from tests.providers.conformance.case import FIXTURES, ProviderCase
 from tests.providers.conformance.scenarios import request
 from tripoint.errors import (
     UpstreamError,
@@ -27,6 +27,14 @@ HTML_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body
 
 async def answer(provider: ChatProvider, body: ChatRequest, target: Target) -> list[ChatChunk]:
     return [chunk async for chunk in provider.chat(body, target)]
+
+
+async def answer_into(
+    received: list[ChatChunk], provider: ChatProvider, body: ChatRequest, target: Target
+) -> None:
+    """Like `answer`, keeping the chunks that arrived before a failure."""
+    async for chunk in provider.chat(body, target):
+        received.append(chunk)  # noqa: PERF401 -- a comprehension would lose them on failure
 
 
 def numbers(meta: ChatChunk | None) -> tuple[int, int, int] | None:
@@ -338,3 +346,18 @@ async def test_stream_request_answered_with_another_content_type_is_an_error(
 
     with pytest.raises(UpstreamError):
         await answer(provider, request("stream"), target)
+
+
+async def test_error_event_mid_stream_is_an_error(
+    case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
+) -> None:
+    name = f"stream_error.{case.stream_suffix}"
+    if not (FIXTURES / case.name / name).exists():
+        pytest.skip(f"{case.name} documents no in-stream error event ({name})")
+    upstream.queue(Reply(case.fixture(name), content_type=case.stream_content_type))
+    received: list[ChatChunk] = []
+
+    with pytest.raises(UpstreamError):
+        await answer_into(received, provider, request("stream"), target)
+
+    assert received, "the error comes after the answer had started"
