@@ -104,12 +104,9 @@ def ask(
 ) -> Any:
     stream = call.get("stream", False)
     fixture = "tool_call" if "tools" in call else "text"
-    reply = (
-        Reply(case.stream_fixture(fixture), content_type=case.stream_content_type)
-        if stream
-        else Reply(case.fixture(f"{fixture}.json"))
+    upstreams[case.name].queue(
+        case.reply(case.stream_name(fixture) if stream else f"{fixture}.json")
     )
-    upstreams[case.name].queue(reply)
     answer = client.chat.completions.create(model=f"via-{case.name}", **call)
     return list(answer) if stream else answer
 
@@ -221,7 +218,7 @@ def test_upstream_rate_limit_reaches_the_sdk_with_retry_after(
     client: openai.OpenAI, upstreams: dict[str, ReplayServer], case: ProviderCase
 ) -> None:
     upstreams[case.name].queue(
-        Reply(case.fixture("error_429.json"), status=429, headers={"Retry-After": "7"})
+        case.reply("error_429.json", status=429, headers={"Retry-After": "7"})
     )
 
     with pytest.raises(openai.RateLimitError) as caught:

@@ -31,7 +31,8 @@ How to plug a new chat backend type in (nothing else to edit; cases are discover
    YAML, secrets as `env:` references with their values in `env`), the model, the path each
    request must go to, the headers it must carry, and the expected results. Binary or
    non-SSE streams (AWS event stream, NDJSON) set `stream_content_type`, `stream_suffix`,
-   `frames` (split a stream fixture into frames) and `garbage_frame`. Checks the generic
-   ones cannot express (a SigV4 signature verified with botocore) go in `check_request`.
+   `frames` (split a stream fixture into frames) and `garbage_frame`. Headers a recorded
+   answer came with go in `reply_headers`. Checks the generic ones cannot express (a SigV4
+   signature verified with botocore) go in `check_request`.
 3. Run `pytest tests/providers -k <name>`.
 """

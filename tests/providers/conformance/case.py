@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from tests.fakes.replay_upstream import Seen
+from tests.fakes.replay_upstream import Reply, Seen
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -51,13 +51,28 @@ class ProviderCase:
     frames: Callable[[bytes], list[bytes]] = sse_frames
     garbage_frame: bytes = b"data: {not json\n\n"
     check_request: Callable[[Seen], None] | None = None
+    # response headers a recorded answer came with, by fixture file name (an AWS error's
+    # x-amzn-errortype, say); the suite adds Retry-After to its 429 itself
+    reply_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     marks: tuple[Any, ...] = field(default=())  # pytest marks for every test of this case
 
     def fixture(self, name: str) -> bytes:
         return (FIXTURES / self.name / name).read_bytes()
 
+    def stream_name(self, name: str) -> str:
+        return f"{name}.{self.stream_suffix}"
+
     def stream_fixture(self, name: str) -> bytes:
-        return self.fixture(f"{name}.{self.stream_suffix}")
+        return self.fixture(self.stream_name(name))
+
+    def reply(self, name: str, *, status: int = 200, **options: Any) -> Reply:
+        """A recorded answer as the provider sends it, with its content type and headers."""
+        headers = {**self.reply_headers.get(name, {}), **options.pop("headers", {})}
+        is_stream = not name.endswith(".json")
+        options.setdefault(
+            "content_type", self.stream_content_type if is_stream else "application/json"
+        )
+        return Reply(self.fixture(name), status=status, headers=headers, **options)
 
     def request_fixture(self, scenario: str) -> Any:
         return orjson.loads(self.fixture(f"request_{scenario}.json"))

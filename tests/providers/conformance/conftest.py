@@ -17,7 +17,7 @@ from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 
 # short enough that the timeout tests are quick, long enough for a loaded CI machine
-FAST_TIMEOUTS = {"connect": 2, "first_byte": 0.75, "idle": 0.75, "total": 10}
+FAST_TIMEOUTS = {"connect": 2, "first_byte": 1.0, "idle": 1.0, "total": 10}
 
 
 @pytest.fixture(scope="session")

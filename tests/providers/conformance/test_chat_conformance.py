@@ -57,11 +57,11 @@ def assert_sent(case: ProviderCase, upstream: ReplayServer, scenario: str, *, st
 
 
 def text_reply(case: ProviderCase) -> Reply:
-    return Reply(case.fixture("text.json"))
+    return case.reply("text.json")
 
 
 def stream_reply(case: ProviderCase, name: str = "text", **options: Any) -> Reply:
-    return Reply(case.stream_fixture(name), content_type=case.stream_content_type, **options)
+    return case.reply(case.stream_name(name), **options)
 
 
 def frames(case: ProviderCase, name: str = "text") -> list[bytes]:
@@ -108,7 +108,7 @@ async def test_translates_the_conversation_to_the_native_request(
 async def test_sends_tools_natively_and_answers_the_tool_call(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
-    upstream.queue(Reply(case.fixture("tool_call.json")))
+    upstream.queue(case.reply("tool_call.json"))
 
     chunks = await answer(provider, request("tools"), target)
 
@@ -177,7 +177,7 @@ async def test_rejected_request_is_the_clients_fault_with_the_upstream_message(
     target: Target,
     stream: bool,
 ) -> None:
-    upstream.queue(Reply(case.fixture("error_400.json"), status=400))
+    upstream.queue(case.reply("error_400.json", status=400))
 
     with pytest.raises(UpstreamRejectedError) as caught:
         await answer(provider, request("plain", stream=stream), target)
@@ -190,7 +190,7 @@ async def test_rejected_request_is_the_clients_fault_with_the_upstream_message(
 async def test_refused_credentials_are_not_retried(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
-    upstream.queue(Reply(case.fixture("error_401.json"), status=401))
+    upstream.queue(case.reply("error_401.json", status=401))
 
     with pytest.raises(UpstreamError) as caught:
         await answer(provider, request("plain"), target)
@@ -208,7 +208,7 @@ async def test_rate_limit_carries_retry_after(
     target: Target,
     stream: bool,
 ) -> None:
-    upstream.queue(Reply(case.fixture("error_429.json"), status=429, headers={"Retry-After": "7"}))
+    upstream.queue(case.reply("error_429.json", status=429, headers={"Retry-After": "7"}))
 
     with pytest.raises(UpstreamRateLimitError) as caught:
         await answer(provider, request("plain", stream=stream), target)
@@ -220,7 +220,7 @@ async def test_rate_limit_carries_retry_after(
 async def test_server_error_is_retryable(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
-    upstream.queue(Reply(case.fixture("error_500.json"), status=500))
+    upstream.queue(case.reply("error_500.json", status=500))
 
     with pytest.raises(UpstreamError) as caught:
         await answer(provider, request("plain"), target)
@@ -233,7 +233,7 @@ async def test_server_error_is_retryable(
 async def test_no_answer_before_first_byte_deadline_is_a_timeout(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
-    upstream.queue(Reply(case.fixture("text.json"), delay=2.0))
+    upstream.queue(case.reply("text.json", delay=2.5))
 
     with pytest.raises(UpstreamTimeoutError):
         await answer(provider, request("plain"), target)
@@ -351,10 +351,10 @@ async def test_stream_request_answered_with_another_content_type_is_an_error(
 async def test_error_event_mid_stream_is_an_error(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
-    name = f"stream_error.{case.stream_suffix}"
+    name = case.stream_name("stream_error")
     if not (FIXTURES / case.name / name).exists():
         pytest.skip(f"{case.name} documents no in-stream error event ({name})")
-    upstream.queue(Reply(case.fixture(name), content_type=case.stream_content_type))
+    upstream.queue(case.reply(name))
     received: list[ChatChunk] = []
 
     with pytest.raises(UpstreamError):
