@@ -279,3 +279,35 @@ def test_error_body_message_reaches_the_client() -> None:
 
     assert isinstance(error, UpstreamRejectedError)
     assert "maximum allowed number of output tokens" in error.message
+
+
+def test_extended_thinking_is_reasoning_content_streamed_and_whole() -> None:
+    decoder = codec.StreamDecoder("claude")
+    start = {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking"}}
+    pieces = [
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": t},
+        }
+        for t in ("Let me ", "think.")
+    ]
+    signature = {"type": "signature_delta", "signature": "EqQBCgIYAhIM"}
+
+    chunks = [c for p in [start, *pieces] for c in decoder.feed(event(p))]
+    chunks += decoder.feed(event({"type": "content_block_delta", "index": 0, "delta": signature}))
+    whole = codec.chunk_from_wire(
+        {
+            "type": "message",
+            "content": [
+                {"type": "thinking", "thinking": "Let me think.", "signature": "EqQB"},
+                {"type": "text", "text": "42"},
+            ],
+            "stop_reason": "end_turn",
+        }
+    )
+
+    choices, _ = gather(chunks)
+    assert choices[0].extra == {"reasoning_content": "Let me think."}
+    assert whole.choices[0].extra == {"reasoning_content": "Let me think."}
+    assert whole.choices[0].text == "42"

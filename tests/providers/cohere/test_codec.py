@@ -13,6 +13,7 @@ import pytest
 from tests.providers.codec_fixtures import document, events
 from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.cohere import codec
+from tripoint.providers.sse import ServerSentEvent
 from tripoint.schema.chunks import ChatChunk
 from tripoint.schema.render import gather
 from tripoint.schema.requests import ChatRequest, EmbeddingRequest
@@ -153,3 +154,37 @@ def test_invalid_api_token_status_498_is_a_credentials_error() -> None:
 
     assert error.upstream_status == 401
     assert error.retryable is False
+
+
+def test_reasoning_model_thinking_is_reasoning_content() -> None:
+    decoder = codec.StreamDecoder()
+    thinking = {
+        "type": "content-delta",
+        "index": 0,
+        "delta": {"message": {"content": {"thinking": "Hmm."}}},
+    }
+    text = {
+        "type": "content-delta",
+        "index": 1,
+        "delta": {"message": {"content": {"text": "Yes."}}},
+    }
+
+    chunks = [c for p in (thinking, text) for c in decoder.feed(ServerSentEvent(json.dumps(p)))]
+    whole = codec.chunk_from_wire(
+        {
+            "finish_reason": "COMPLETE",
+            "message": {
+                "role": "assistant",
+                "content": [
+                    {"type": "thinking", "thinking": "Hmm."},
+                    {"type": "text", "text": "Yes."},
+                ],
+            },
+        }
+    )
+
+    choices, _ = gather(chunks)
+    assert choices[0].extra == {"reasoning_content": "Hmm."}
+    assert "".join(choices[0].text) == "Yes."
+    assert whole.choices[0].extra == {"reasoning_content": "Hmm."}
+    assert whole.choices[0].text == "Yes."

@@ -42,6 +42,8 @@ ERROR_STATUS: Mapping[str, int] = {
     "timeout_error": 504,
     "overloaded_error": 529,
 }
+# where extended thinking goes in an OpenAI-shaped answer (as vLLM and DeepSeek put it)
+REASONING = "reasoning_content"
 # Anthropic-native request fields a client may send through the OpenAI API
 _PASSTHROUGH = ("top_k", "metadata", "thinking", "service_tier")
 
@@ -230,12 +232,15 @@ def chunk_from_wire(body: JSON) -> ChatChunk:
     if not isinstance(message.get("content"), list):
         raise malformed("the message has no content list")
     texts: list[str] = []
+    thoughts: list[str] = []
     calls: list[ToolCallDelta] = []
     for raw in arr(message.get("content"), "content"):
         block = obj(raw, "content block")
         kind = block.get("type")
         if kind == "text":
             texts.append(opt_str(block.get("text"), "text") or "")
+        elif kind == "thinking":
+            thoughts.append(opt_str(block.get("thinking"), "thinking") or "")
         elif kind == "tool_use":
             calls.append(_tool_call(block, len(calls), arguments=orjson.dumps(block.get("input"))))
     usage = message.get("usage")
@@ -244,6 +249,7 @@ def chunk_from_wire(body: JSON) -> ChatChunk:
         text="".join(texts) if texts or not calls else None,
         tool_calls=tuple(calls),
         finish_reason=finish_reason(message.get("stop_reason")),
+        extra={REASONING: "".join(thoughts)} if thoughts else EMPTY,
     )
     return ChatChunk(
         choices=(choice,),
@@ -347,8 +353,11 @@ class StreamDecoder:
                 piece = opt_str(delta.get("partial_json"), "partial_json") or ""
                 call = ToolCallDelta(index=self._tool_index[index], arguments=piece)
                 return [_delta(ChoiceDelta(tool_calls=(call,)))] if piece else []
+            case "thinking_delta":
+                thought = opt_str(delta.get("thinking"), "thinking") or ""
+                return [_delta(ChoiceDelta(extra={REASONING: thought}))] if thought else []
             case _:
-                return []  # thinking, signature and citation deltas have no OpenAI field
+                return []  # signature and citation deltas have no OpenAI field
 
 
 def _delta(choice: ChoiceDelta) -> ChatChunk:

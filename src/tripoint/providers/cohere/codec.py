@@ -18,7 +18,14 @@ from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.sse import ServerSentEvent
 from tripoint.providers.status import error_from_status
-from tripoint.schema.chunks import ChatChunk, ChoiceDelta, EmbeddingResult, ToolCallDelta, Usage
+from tripoint.schema.chunks import (
+    EMPTY,
+    ChatChunk,
+    ChoiceDelta,
+    EmbeddingResult,
+    ToolCallDelta,
+    Usage,
+)
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, ContentPart, EmbeddingRequest, Message
 
@@ -31,6 +38,7 @@ FINISH_REASONS: Mapping[str, str] = {
     "TOOL_CALL": "tool_calls",
     "ERROR_TOXIC": "content_filter",
 }
+REASONING = "reasoning_content"  # where a reasoning model's thinking goes, as vLLM puts it
 _FAILED = frozenset({"ERROR", "TIMEOUT"})  # the answer is broken, not finished
 _PASSTHROUGH = ("k", "frequency_penalty", "presence_penalty", "safety_mode", "strict_tools")
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
@@ -136,10 +144,9 @@ def _response_format(extra: Mapping[str, object]) -> JSONObject:
 def chunk_from_wire(body: JSON) -> ChatChunk:
     response = obj(body, "response")
     message = obj(response.get("message"), "message")
-    texts = [
-        opt_str(obj(block, "content block").get("text"), "text") or ""
-        for block in arr(message.get("content"), "content")
-    ]
+    blocks = [obj(block, "content block") for block in arr(message.get("content"), "content")]
+    texts = [opt_str(b.get("text"), "text") or "" for b in blocks if b.get("type") == "text"]
+    thoughts = [opt_str(b.get("thinking"), "thinking") or "" for b in blocks if "thinking" in b]
     calls = tuple(
         _tool_call(obj(call, "tool_call"), i)
         for i, call in enumerate(arr(message.get("tool_calls"), "tool_calls"))
@@ -152,6 +159,7 @@ def chunk_from_wire(body: JSON) -> ChatChunk:
         text=text if text or not calls else None,
         tool_calls=calls,
         finish_reason=finish_reason(response.get("finish_reason")),
+        extra={REASONING: "".join(thoughts)} if thoughts else EMPTY,
     )
     return ChatChunk(
         choices=(choice,),
@@ -215,9 +223,7 @@ class StreamDecoder:
             case "message-start":
                 return [_delta(ChoiceDelta(role="assistant", text=""))]
             case "content-start" | "content-delta":
-                content = obj(message.get("content") or {}, "content")
-                text = opt_str(content.get("text"), "content.text")
-                return [_delta(ChoiceDelta(text=text))] if text else []
+                return _content_piece(obj(message.get("content") or {}, "content"))
             case "tool-plan-delta":
                 plan = opt_str(message.get("tool_plan"), "tool_plan")
                 return [_delta(ChoiceDelta(text=plan))] if plan else []
@@ -250,6 +256,14 @@ class StreamDecoder:
         else:
             raise malformed("tool-call-delta before its tool-call-start")
         return [_delta(ChoiceDelta(tool_calls=(delta,)))]
+
+
+def _content_piece(content: JSONObject) -> list[ChatChunk]:
+    """A text piece, or a reasoning model's thinking piece."""
+    if thought := opt_str(content.get("thinking"), "content.thinking"):
+        return [_delta(ChoiceDelta(extra={REASONING: thought}))]
+    text = opt_str(content.get("text"), "content.text")
+    return [_delta(ChoiceDelta(text=text))] if text else []
 
 
 def _delta(choice: ChoiceDelta) -> ChatChunk:
