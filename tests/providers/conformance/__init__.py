@@ -12,6 +12,17 @@ Each case runs the real provider, built from config by `providers.registry.build
 against a loopback `ReplayServer` (tests/fakes/replay_upstream.py) that replays recorded wire
 fixtures in the provider's own format and records what it received.
 
+The contract, which is OpenAI's own shape (tests/providers/test_openai_sdk_answers.py also
+holds every case to it through the real gateway and the official `openai` SDK):
+- a non-streamed answer is one chunk: role `assistant`, the text (None when the answer is
+  only tool calls), tool calls with id, name and JSON arguments, an OpenAI `finish_reason`
+  (`stop`, `length`, `tool_calls`, `content_filter`) and usage;
+- a stream starts with a chunk carrying role `assistant` and empty text, then text pieces and
+  tool-call deltas (a call's id, type and name once, in its first delta; then argument
+  pieces under the same index), then one chunk with the `finish_reason`, and last a chunk
+  with usage and no choices; an upstream that stops before its own end marker is an error;
+- every failure is a `tripoint.errors.UpstreamError` built by `providers/status.py`.
+
 How to plug a new chat backend type in (nothing else to edit; cases are discovered):
 
 1. Write fixtures under `tests/providers/fixtures/<name>/`, from the provider's public API
