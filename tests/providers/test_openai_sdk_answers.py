@@ -36,6 +36,11 @@ HELLO = [{"role": "user", "content": "Hello!"}]
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
 
+def target(name: str) -> dict[str, str]:
+    case = next(c for c in CASES if c.name == name)
+    return {"backend": case.name, "model": case.model}
+
+
 @pytest.fixture(scope="module")
 def upstreams() -> Iterator[dict[str, ReplayServer]]:
     servers = {case.name: ReplayServer().start() for case in CASES}
@@ -57,8 +62,11 @@ def gateway(upstreams: dict[str, ReplayServer]) -> Iterator[GatewayThread]:
                     for case in CASES
                 },
                 "models": {
-                    f"via-{case.name}": {"targets": [{"backend": case.name, "model": case.model}]}
-                    for case in CASES
+                    **{
+                        f"via-{c.name}": {"targets": [{"backend": c.name, "model": c.model}]}
+                        for c in CASES
+                    },
+                    "fallback": {"targets": [target("anthropic"), target("cohere")]},
                 },
             }
         )
@@ -235,3 +243,30 @@ def test_request_a_backend_cannot_serve_is_a_400_naming_the_field(
 
     assert caught.value.body["param"] == "n"  # type: ignore[index]
     assert upstreams["anthropic"].seen == [], "nothing was sent upstream"
+
+
+def test_garbage_from_one_provider_falls_back_to_the_next(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer]
+) -> None:
+    upstreams["anthropic"].queue(
+        Reply(b"<html>Service Unavailable</html>", content_type="text/html")
+    )
+    upstreams["cohere"].queue(next(c for c in CASES if c.name == "cohere").reply("text.json"))
+
+    raw = client.chat.completions.with_raw_response.create(model="fallback", messages=HELLO)  # type: ignore[arg-type]
+
+    assert raw.headers["x-tripoint-backend"] == "cohere"
+    assert raw.parse().choices[0].message.content == "Hello! How can I help you today?"
+    assert len(upstreams["anthropic"].seen) == 1
+
+
+def test_request_rejected_by_one_provider_is_not_retried_on_the_next(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer]
+) -> None:
+    anthropic = next(c for c in CASES if c.name == "anthropic")
+    upstreams["anthropic"].queue(anthropic.reply("error_400.json", status=400))
+
+    with pytest.raises(openai.BadRequestError, match="maximum allowed number of output tokens"):
+        client.chat.completions.create(model="fallback", messages=HELLO)  # type: ignore[arg-type]
+
+    assert upstreams["cohere"].seen == []
