@@ -29,7 +29,7 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimitStore]:
         yield MemoryLimitStore()
         return
     url = request.getfixturevalue("redis_url")
-    client = redis_client(RedisStore(type="redis", url=SecretStr(url)))
+    client = redis_client(RedisStore(type="redis", url=SecretStr(url), timeout=2))
     yield RedisLimitStore(client)
     await client.aclose()
 

@@ -36,7 +36,7 @@ class RedisStore(_Strict):
 
     type: Literal["redis"]
     url: Secret  # e.g. env:REDIS_URL (redis://host:6379/0); may carry a password
-    timeout: PositiveFloat = 0.1  # seconds per Redis call: a slow Redis must not stall calls
+    timeout: PositiveFloat = 0.25  # seconds per Redis call: a slow Redis must not stall calls
     replicas: PositiveInt = 1  # gateway replicas: when Redis is down, each enforces 1/replicas
     max_connections: PositiveInt = 64  # pooled; calls wait briefly for a free connection
 

@@ -76,7 +76,68 @@ class OpenAIBackend(BackendBase):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-Backend = Annotated[OpenAIBackend, Field(discriminator="type")]
+class AnthropicBackend(BackendBase):
+    """Anthropic's Messages API (`POST {base_url}/v1/messages`)."""
+
+    type: Literal["anthropic"]
+    base_url: HttpUrl = HttpUrl("https://api.anthropic.com")
+    api_key: Secret
+    version: str = "2023-06-01"  # the `anthropic-version` header
+    beta: tuple[str, ...] = ()  # `anthropic-beta` flags, sent comma-separated
+    max_tokens: PositiveInt = 4096  # Anthropic requires a limit; used when the client sets none
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class CohereBackend(BackendBase):
+    """Cohere's v2 API: `/v2/chat` (streamed or not) and `/v2/embed`."""
+
+    type: Literal["cohere"]
+    base_url: HttpUrl = HttpUrl("https://api.cohere.com")
+    api_key: Secret
+    # Cohere's embed models need to know what a text is for; a client may send `input_type`
+    embed_input_type: Literal["search_document", "search_query", "classification", "clustering"] = (
+        "search_document"
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class EntraClientCredentials(Strict):
+    """A Microsoft Entra app registration; the gateway fetches and caches its access tokens."""
+
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    token_url: HttpUrl | None = None  # default: login.microsoftonline.com/{tenant_id}/...
+    scope: str = "https://cognitiveservices.azure.com/.default"
+
+
+class AzureOpenAIBackend(BackendBase):
+    """Azure OpenAI: deployment URLs, `api-version`, and an API key or a Microsoft Entra token."""
+
+    type: Literal["azure_openai"]
+    pattern: Pattern = "cloud"
+    endpoint: HttpUrl  # https://RESOURCE.openai.azure.com
+    api_version: str = "2024-10-21"
+    api_key: Secret | None = None  # sent as `api-key`
+    bearer_token: Secret | None = None  # a pre-issued Entra access token
+    entra: EntraClientCredentials | None = None  # or client credentials, refreshed as needed
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AzureOpenAIBackend:
+        given = [n for n in ("api_key", "bearer_token", "entra") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of api_key, bearer_token or entra"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+Backend = Annotated[
+    OpenAIBackend | AnthropicBackend | CohereBackend | AzureOpenAIBackend,
+    Field(discriminator="type"),
+]
 
 
 class TargetRef(Strict):

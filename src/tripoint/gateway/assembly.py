@@ -24,10 +24,10 @@ def assemble(settings: Settings) -> Gateway:
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
     gateway = Gateway(settings, stages=stages, components=components)
-    checks = {
-        name: (str(backend.base_url), backend.health)
+    checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
+        name: (str(getattr(backend, "base_url", "")), backend.health)
         for name, backend in settings.backends.items()
-        if backend.health is not None
+        if backend.health is not None and getattr(backend, "base_url", None)
     }
     gateway.components += (HealthChecker(gateway.fleet, checks),)
     return gateway

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from tripoint.config.schema import Backend, OpenAIBackend
-from tripoint.providers.auth import bearer
+from pydantic import SecretStr
+
+from tripoint.config.schema import (
+    AnthropicBackend,
+    AzureOpenAIBackend,
+    Backend,
+    CohereBackend,
+    OpenAIBackend,
+)
+from tripoint.providers.anthropic.provider import AnthropicProvider
+from tripoint.providers.auth import HeaderAuth, UpstreamAuth, bearer
+from tripoint.providers.azure_openai.provider import AzureOpenAIProvider
 from tripoint.providers.base import Provider
+from tripoint.providers.cohere.provider import CohereProvider
+from tripoint.providers.oauth import ENTRA_TOKEN_URL, ClientCredentialsAuth
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
 from tripoint.providers.upstream import Upstream
@@ -25,6 +37,52 @@ def build_provider(name: str, backend: Backend) -> Provider:
                 headers=headers,
             )
             return OpenAIProvider(upstream)
+        case AnthropicBackend():
+            headers = {"anthropic-version": backend.version, **backend.headers}
+            if backend.beta:
+                headers["anthropic-beta"] = ",".join(backend.beta)
+            upstream = Upstream(
+                name,
+                str(backend.base_url),
+                HeaderAuth("x-api-key", backend.api_key),
+                backend.timeouts,
+                max_connections=backend.max_connections,
+                headers=headers,
+            )
+            return AnthropicProvider(upstream, max_tokens=backend.max_tokens)
+        case CohereBackend():
+            upstream = Upstream(
+                name,
+                str(backend.base_url),
+                bearer(backend.api_key),
+                backend.timeouts,
+                max_connections=backend.max_connections,
+                headers=dict(backend.headers),
+            )
+            return CohereProvider(upstream, embed_input_type=backend.embed_input_type)
+        case AzureOpenAIBackend():
+            auth = _azure_auth(name, backend)
+            upstream = Upstream(
+                name,
+                str(backend.endpoint).rstrip("/") + "/openai",
+                auth,
+                backend.timeouts,
+                max_connections=backend.max_connections,
+                headers=dict(backend.headers),
+            )
+            return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
+
+
+def _azure_auth(name: str, backend: AzureOpenAIBackend) -> UpstreamAuth:
+    if backend.entra is not None:
+        entra = backend.entra
+        token_url = str(entra.token_url or ENTRA_TOKEN_URL.format(tenant=entra.tenant_id))
+        return ClientCredentialsAuth(
+            name, token_url, entra.client_id, entra.client_secret, entra.scope
+        )
+    if backend.bearer_token is not None:
+        return bearer(backend.bearer_token)
+    return HeaderAuth("api-key", backend.api_key or SecretStr(""))
 
 
 def facts_of(name: str, backend: Backend) -> BackendFacts:
