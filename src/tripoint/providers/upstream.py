@@ -143,8 +143,8 @@ class Upstream:
         url = self.base_url + path
         body = orjson.dumps(payload)
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
-        headers.update(await self._auth.headers("POST", url, body))
-        with upstream_errors(self.name):
+        with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
+            headers.update(await self._auth.headers("POST", url, body))
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.post(url, data=body, headers=headers)
             try:
@@ -160,8 +160,8 @@ class Upstream:
         if self._session is None:
             raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
         url = self.base_url + path
-        headers = dict(await self._auth.headers("GET", url, b""))
         with upstream_errors(self.name):
+            headers = dict(await self._auth.headers("GET", url, b""))
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.get(url, headers=headers)
             try:
