@@ -16,14 +16,14 @@ from tripoint.routing.health import HealthChecker
 def assemble(settings: Settings) -> Gateway:
     components: list[Component] = []
     stages: dict[str, Stage] = {}
-    stages["limits"], limit_components = build_limits(settings.limits)
+    stages["limits"], quota, limit_components = build_limits(settings.limits)
     components += limit_components
     cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
     if cached:
         stages["cache"] = ResponseCache(
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
-    gateway = Gateway(settings, stages=stages, components=components)
+    gateway = Gateway(settings, stages=stages, components=components, quota=quota)
     checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
         name: (str(getattr(backend, "base_url", "")), backend.health)
         for name, backend in settings.backends.items()

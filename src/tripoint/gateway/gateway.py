@@ -11,6 +11,7 @@ from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.pipeline.call import Call, Record, operation_of
 from tripoint.pipeline.component import Component
+from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
@@ -46,6 +47,7 @@ class Gateway:
         settings: Settings,
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
+        quota: BackendQuota | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -60,7 +62,11 @@ class Gateway:
             admissions={n: b.admission for n, b in settings.backends.items() if b.admission},
         )
         router = Router(
-            self.providers, self.fleet, _policies(settings), settings.routing.retry_budget
+            self.providers,
+            self.fleet,
+            policies=_policies(settings),
+            budget=settings.routing.retry_budget,
+            quota=quota,
         )
         filled = stages or {}
         self._pipeline: Next = compose(

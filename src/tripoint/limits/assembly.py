@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 
 from tripoint.config.limits import LimitsSettings, RedisStore
 from tripoint.limits.memory import MemoryLimitStore
+from tripoint.limits.outbound import OutboundQuota
 from tripoint.limits.prices import PriceTable, packaged_prices
 from tripoint.limits.redis_store import RedisLimitStore
 from tripoint.limits.resilient import ResilientStore
@@ -59,10 +60,14 @@ def configured(settings: LimitsSettings) -> bool:
     return any(spec.model_dump(exclude_none=True) for spec in specs)
 
 
-def build_limits(settings: LimitsSettings) -> tuple[Limits, list[Component]]:
-    """The stage, and the components the gateway must start (token counter, Redis)."""
+def build_limits(
+    settings: LimitsSettings,
+) -> tuple[Limits, OutboundQuota | None, list[Component]]:
+    """The stage, the backends' outbound quota (if any), and the components the gateway
+    must start (token counter, Redis)."""
     counter = TokenCounter()
-    components: list[Component] = [counter] if configured(settings) else []
+    wanted = configured(settings) or bool(settings.backends)
+    components: list[Component] = [counter] if wanted else []
     store: LimitStore
     if isinstance(settings.store, RedisStore):
         client = redis_client(settings.store)
@@ -71,4 +76,5 @@ def build_limits(settings: LimitsSettings) -> tuple[Limits, list[Component]]:
     else:
         store = MemoryLimitStore()
     prices = PriceTable(packaged_prices(), settings.prices)
-    return Limits(settings, store, counter, prices), components
+    quota = OutboundQuota(settings, store, counter) if settings.backends else None
+    return Limits(settings, store, counter, prices), quota, components

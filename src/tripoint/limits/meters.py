@@ -88,10 +88,11 @@ def meters_for(
         scopes.append((f"caller:{caller}", "this caller", settings.defaults))
     if model in settings.models:
         scopes.append((f"model:{model}", f"model {model!r}", settings.models[model]))
-    return [meter for key, scope, spec in scopes for meter in _meters(key, scope, spec, now)]
+    return [meter for key, scope, spec in scopes for meter in meters_of(key, scope, spec, now)]
 
 
-def _meters(key: str, scope: str, spec: LimitSpec, now: datetime) -> list[Meter]:
+def meters_of(key: str, scope: str, spec: LimitSpec, now: datetime) -> list[Meter]:
+    """The meters one scope's spec defines."""
     meters: list[Meter] = []
     windows = [
         (Kind.REQUESTS, "requests_per_minute", spec.requests_per_minute),

@@ -22,12 +22,14 @@ from dataclasses import dataclass, field
 from tripoint.config.routing import RetryBudget, RetryPolicy, Strategy
 from tripoint.errors import (
     InvalidRequestError,
+    RateLimitError,
     ServiceUnavailableError,
     TripointError,
     UpstreamError,
     UpstreamRejectedError,
 )
 from tripoint.pipeline.call import Call, Operation
+from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream
 from tripoint.providers.base import ChatProvider, CompletionProvider, EmbeddingProvider, Provider
 from tripoint.providers.target import Target
@@ -54,11 +56,14 @@ class Router:
         self,
         providers: Mapping[str, Provider],
         fleet: Fleet,
+        *,
         policies: Mapping[str, RoutePolicy] | None = None,
         budget: RetryBudget | None = None,
         rng: random.Random | None = None,
+        quota: BackendQuota | None = None,
     ) -> None:
         self._providers = providers
+        self._quota = quota
         self._fleet = fleet
         self._policies = policies or {}
         self._budget = budget or RetryBudget()
@@ -84,12 +89,11 @@ class Router:
         plan = _Plan(ordered, retry, self._fleet, self._budget, self._rng)
         for target, state, wait in plan:
             stack = AsyncExitStack()
-            gate = self._fleet.gate(target.backend.name)
             try:
-                if gate is not None:
-                    await stack.enter_async_context(gate.slot(call.priority))
-            except SaturatedError as exc:
+                await self._admit(call, target, stack)
+            except (SaturatedError, RateLimitError) as exc:  # busy here: try another target
                 state.breaker.release_probe()
+                await stack.aclose()
                 plan.passed_over(exc)
                 continue
             if wait:
@@ -107,7 +111,9 @@ class Router:
                     raise
                 continue
             if first is not None:
-                async for chunk in _committed(first, stream, state, stack):
+                if first.usage is not None:
+                    call.record.usage = first.usage
+                async for chunk in _committed(call, first, stream, state, stack):
                     yield chunk
             return
         raise plan.give_up(call.model)
@@ -152,6 +158,23 @@ class Router:
                 self._fleet.active_retries -= 1
         state.observe_first_chunk(time.monotonic() - started)
         return first, stream
+
+    async def _admit(self, call: Call, target: Target, stack: AsyncExitStack) -> None:
+        """Hold a slot of the target's admission gate and of its backend's outbound quota
+        for the whole attempt (released when `stack` closes)."""
+        gate = self._fleet.gate(target.backend.name)
+        if gate is not None:
+            await stack.enter_async_context(gate.slot(call.priority))
+        if self._quota is None:
+            return
+        ticket = await self._quota.acquire(call, target)
+        if ticket is not None:
+            quota = self._quota
+
+            async def release() -> None:
+                await quota.release(ticket, call.record.usage)
+
+            stack.push_async_callback(release)
 
     @staticmethod
     def _note_attempt(call: Call, target: Target, attempts: int) -> None:
@@ -232,13 +255,16 @@ class _Plan:
 
 
 async def _committed(
-    first: Chunk, stream: ChunkStream, state: TargetState, stack: AsyncExitStack
+    call: Call, first: Chunk, stream: ChunkStream, state: TargetState, stack: AsyncExitStack
 ) -> ChunkStream:
     """The rest of an answer that has started: failures propagate, never retried."""
     try:
         yield first
         async for chunk in stream:
             yield chunk
+            usage = chunk.usage
+            if usage is not None:
+                call.record.usage = usage
     except UpstreamError:
         state.breaker.failure()
         raise
