@@ -22,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from tripoint.config.facts import Pattern
+from tripoint.config.governance import GovernanceSettings
 from tripoint.config.limits import LimitsSettings
 from tripoint.config.routing import (
     Admission,
@@ -34,7 +36,6 @@ from tripoint.config.routing import (
 )
 from tripoint.config.secrets import Secret
 
-Pattern = Literal["saas", "cloud", "self_hosted", "local"]
 Operation = Literal["chat", "completions", "embeddings"]
 
 
@@ -168,11 +169,18 @@ class Settings(Strict):
     models: dict[str, ModelRoute] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     limits: LimitsSettings = LimitsSettings()
+    governance: GovernanceSettings = GovernanceSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:
         uses = {name: [t.backend for t in route.targets] for name, route in self.models.items()}
-        if problems := dangling_targets(self.backends, uses):
+        problems = dangling_targets(self.backends, uses)
+        problems += [
+            f"governance.policies.{i}.reroute: unknown model {p.reroute!r}"
+            for i, p in enumerate(self.governance.policies)
+            if p.reroute is not None and p.reroute not in self.models
+        ]
+        if problems:
             raise ValueError("; ".join(problems))
         return self
 

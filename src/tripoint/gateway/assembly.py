@@ -5,7 +5,8 @@ exist. Each control (identity, limits, guardrails, governance, telemetry) adds i
 from __future__ import annotations
 
 from tripoint.config.schema import Settings
-from tripoint.gateway.gateway import Gateway
+from tripoint.gateway.gateway import Gateway, routes_of
+from tripoint.governance.stages import Classify, Govern
 from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.stage import Stage
@@ -23,6 +24,10 @@ def assemble(settings: Settings) -> Gateway:
         stages["cache"] = ResponseCache(
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
+    governance = settings.governance
+    if governance.policies or governance.team_classes or governance.findings:
+        stages["classify"] = Classify(governance, scanner=None)
+        stages["govern"] = Govern(governance, routes_of(settings))
     gateway = Gateway(settings, stages=stages, components=components, quota=quota)
     checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
         name: (str(getattr(backend, "base_url", "")), backend.health)

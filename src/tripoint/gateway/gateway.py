@@ -143,6 +143,11 @@ def new_request_id() -> str:
     return secrets.token_hex(12)
 
 
+def routes_of(settings: Settings) -> dict[str, tuple[Target, ...]]:
+    """Each public model's targets (what a governance reroute switches to)."""
+    return {model: route.targets for model, route in _routes(settings).items()}
+
+
 def _routes(settings: Settings) -> dict[str, Route]:
     return {
         model: Route(

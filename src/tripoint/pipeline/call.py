@@ -41,6 +41,17 @@ ANONYMOUS = Principal(id="anonymous")
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
+@dataclass(frozen=True, slots=True)
+class PolicyOutcome:
+    """One governance policy's effect on a call (or, in dry run, what it would have done)."""
+
+    policy: str
+    effect: str  # allow | deny | reroute
+    excluded: tuple[str, ...]  # target labels removed
+    dry_run: bool
+    rerouted_to: str | None = None
+
+
 @dataclass(slots=True)
 class Record:
     """The one usage/audit record of a call, filled in by the stages as the call flows.
@@ -65,6 +76,8 @@ class Record:
     cache_hit: bool = False  # answered from the response cache: costs no tokens
     cost: Decimal | None = None  # USD, settled by the limits stage
     response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
+    data_class: str | None = None
+    policies: list[PolicyOutcome] = field(default_factory=list)  # governance decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +93,8 @@ class Call:
     )  # the request's headers, for stages that read them
     principal: Principal = ANONYMOUS
     priority: Priority = Priority.INTERACTIVE
+    data_class: str | None = None  # set by the classify stage
+    findings: frozenset[str] = frozenset()  # finding types in the input (PII, secrets)
 
     @property
     def request_id(self) -> str:
