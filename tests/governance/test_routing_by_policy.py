@@ -6,12 +6,15 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.servers import GatewayThread, free_port
+from tripoint.cli import main
 from tripoint.config import parse_settings
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Gateway, routes_of
@@ -57,6 +60,10 @@ class HeaderPrincipal:
 def settings_for(
     upstream_url: str, targets: list[str], urls: dict[str, str] | None = None
 ) -> Settings:
+    return parse_settings(yaml_for(upstream_url, targets, urls))
+
+
+def yaml_for(upstream_url: str, targets: list[str], urls: dict[str, str] | None = None) -> str:
     backends = "".join(
         f"""
   {name}:
@@ -69,14 +76,14 @@ def settings_for(
         for name, (pattern, region, trains) in BACKENDS.items()
     )
     listed = ", ".join(f"{{backend: {t}, model: {t}}}" for t in targets)
-    return parse_settings(f"""
+    return f"""
 backends:{backends}
 models:
   m:
     targets: [{listed}]
   private: {{targets: [{{backend: home-eu, model: home-eu}}]}}
 {POLICIES}
-""")
+"""
 
 
 def start(settings: Settings) -> GatewayThread:
@@ -227,3 +234,18 @@ governance:
 
     assert [t.label for t in seen[0].targets] == ["home-eu/home-eu"]
     assert call.record.policies[0].rerouted_to == "private"
+
+
+def test_explain_names_the_policy_that_excluded_each_target(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml_for("http://127.0.0.1:9/v1", ["saas-us", "cloud-eu", "home-eu"]))
+
+    result = CliRunner().invoke(
+        main,
+        ["governance", "explain", "--config", str(path), "--team", "eu-research", "--model", "m"],
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "ALLOWED  cloud-eu/cloud-eu" in result.output
+    assert "ALLOWED  home-eu/home-eu" in result.output
+    assert "EXCLUDED saas-us/saas-us  by policy eu-teams-stay-in-eu" in result.output
