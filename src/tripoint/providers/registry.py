@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from tripoint.config.schema import Backend, OpenAIBackend
+from tripoint.config.schema import Backend, BedrockBackend, OpenAIBackend, VertexBackend
 from tripoint.providers.auth import bearer
 from tripoint.providers.base import Provider
+from tripoint.providers.bedrock.provider import BedrockProvider
+from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
 from tripoint.providers.upstream import Upstream
+from tripoint.providers.vertex.provider import VertexProvider
+from tripoint.providers.vertex.token import GoogleOAuth
 
 
 def build_provider(name: str, backend: Backend) -> Provider:
@@ -25,6 +29,40 @@ def build_provider(name: str, backend: Backend) -> Provider:
                 headers=headers,
             )
             return OpenAIProvider(upstream)
+        case BedrockBackend():
+            return BedrockProvider(_bedrock_upstream(name, backend))
+        case VertexBackend():
+            return VertexProvider(
+                _vertex_upstream(name, backend), backend.project, backend.location
+            )
+
+
+def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
+    auth = AwsSigV4Auth(
+        backend.region,
+        access_key_id=backend.access_key_id,
+        secret_access_key=backend.secret_access_key,
+        session_token=backend.session_token,
+        profile=backend.profile,
+    )
+    base_url = str(backend.base_url or f"https://bedrock-runtime.{backend.region}.amazonaws.com")
+    return Upstream(name, base_url, auth, backend.timeouts, max_connections=backend.max_connections)
+
+
+def _vertex_upstream(name: str, backend: VertexBackend) -> Upstream:
+    host = (
+        "aiplatform.googleapis.com"
+        if backend.location == "global"
+        else f"{backend.location}-aiplatform.googleapis.com"
+    )
+    base_url = str(backend.base_url or f"https://{host}/v1")
+    return Upstream(
+        name,
+        base_url,
+        GoogleOAuth(backend.service_account),
+        backend.timeouts,
+        max_connections=backend.max_connections,
+    )
 
 
 def facts_of(name: str, backend: Backend) -> BackendFacts:
