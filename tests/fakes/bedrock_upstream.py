@@ -26,7 +26,7 @@ class FakeBedrock(LoopbackServer):
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/model/{model}/{operation}", self._handle)
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 (a router)
         raw, reply = await self.record(request)
         url = f"http://{request.host}{request.raw_path}"
         problem = verify(

@@ -119,7 +119,7 @@ class FakeVertex(LoopbackServer):
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         return self._valid.get(token, 0.0) > time.monotonic()
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 (a router)
         _, reply = await self.record(request)
         if not self._authorized(request):
             return web.json_response(fixture_json("vertex", "error_401.json"), status=401)

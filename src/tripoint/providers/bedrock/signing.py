@@ -36,11 +36,13 @@ class AwsSigV4Auth:
         secret_access_key: SecretStr | None = None,
         session_token: SecretStr | None = None,
         profile: str | None = None,
+        credentials: Any = None,
     ) -> None:
         self.region = region
         self.service = service
         self._profile = profile
-        self._credentials: Any = None  # botocore Credentials or RefreshableCredentials
+        # botocore Credentials or RefreshableCredentials; None: resolve the chain on first use
+        self._credentials: Any = credentials
         if access_key_id is not None and secret_access_key is not None:
             self._credentials = Credentials(
                 access_key_id.get_secret_value(),
