@@ -11,7 +11,12 @@ from collections.abc import Mapping
 
 import orjson
 
-from tripoint.errors import InvalidRequestError, UpstreamError
+from tripoint.errors import (
+    InvalidRequestError,
+    UpstreamError,
+    UpstreamRateLimitError,
+    UpstreamRejectedError,
+)
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
 from tripoint.providers.toolspec import tool_input, tool_parameters
@@ -232,12 +237,13 @@ def error_from_exception_event(backend: str, kind: str, payload: bytes) -> Upstr
     except orjson.JSONDecodeError:
         raise malformed("a stream exception is not JSON") from None
     message = body.get("message") if isinstance(body, dict) else None
-    detail = f"bedrock stream failed: {kind}: {message if isinstance(message, str) else ''}"
-    statuses = {
-        "throttlingException": 429,
-        "validationException": 400,
-        "modelStreamErrorException": 424,
-        "internalServerException": 500,
-        "serviceUnavailableException": 503,
-    }
-    return error_from_status(backend, statuses.get(kind, 502), detail, {})
+    detail = (
+        f"backend {backend!r} stream failed: {kind}: {message if isinstance(message, str) else ''}"
+    )
+    if kind == "throttlingException":
+        return UpstreamRateLimitError(detail, upstream_status=429)
+    if kind == "validationException":
+        return UpstreamRejectedError(detail, upstream_status=400)
+    # a model failure will likely repeat; a service failure may not on another attempt
+    retryable = kind in ("internalServerException", "serviceUnavailableException")
+    return UpstreamError(detail, retryable=retryable)
