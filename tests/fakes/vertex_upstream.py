@@ -4,6 +4,7 @@ assertion with the account's public key, and the API accepts only the tokens it 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import time
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class FakeVertex(LoopbackServer):
         super().__init__()
         self.account = account
         self.token_lifetime = 3600  # expires_in of the next tokens issued
+        self.token_delay = 0.0  # seconds before the token endpoint answers
         self.tokens_issued = 0
         self.token_rejections: list[str] = []
         self._valid: dict[str, float] = {}  # access token -> expiry (monotonic)
@@ -78,6 +80,7 @@ class FakeVertex(LoopbackServer):
     def reset(self) -> None:
         super().reset()
         self.token_lifetime = 3600
+        self.token_delay = 0.0
         self.token_rejections.clear()
 
     def routes(self, app: web.Application) -> None:
@@ -89,6 +92,7 @@ class FakeVertex(LoopbackServer):
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
+        await asyncio.sleep(self.token_delay)
         problem = self._check_grant(str(form.get("grant_type")), str(form.get("assertion", "")))
         if problem is not None:
             self.token_rejections.append(problem)
