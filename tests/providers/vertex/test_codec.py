@@ -189,3 +189,34 @@ def test_maps_google_errors(status: int, *, retryable: bool) -> None:
     assert mapped.upstream_status == status
     if status == 400:
         assert mapped.message.startswith("INVALID_ARGUMENT: Invalid JSON payload")
+
+
+def test_round_trips_the_thought_signature_of_a_function_call_in_its_id() -> None:
+    answer = fixture_json("vertex", "generate_tool_call.json")
+    answer["candidates"][0]["content"]["parts"][1]["thoughtSignature"] = "CiQBcsjafQ+sig/A=="
+    (call,) = response.chunk_from_wire(answer).choices[0].tool_calls
+    assert call.id is not None
+    follow_up = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": call.arguments},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+    ]
+
+    body = codec.to_wire(request(messages=follow_up))
+
+    sent = body["contents"][1]["parts"][0]  # type: ignore[index]
+    assert sent["thoughtSignature"] == "CiQBcsjafQ+sig/A=="  # type: ignore[index,call-overload]
+    assert sent["functionCall"] == {
+        "name": "get_weather",
+        "args": {"city": "Paris", "unit": "celsius"},
+    }  # type: ignore[index,call-overload]
+    assert body["contents"][2]["parts"][0]["functionResponse"]["name"] == "get_weather"  # type: ignore[index,call-overload]

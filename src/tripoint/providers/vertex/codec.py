@@ -9,6 +9,7 @@ which carry the function's name rather than a call id.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import orjson
 
@@ -31,6 +32,10 @@ FINISH_REASONS = {
     "IMAGE_SAFETY": "content_filter",
 }
 _CHOICES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
+# Gemini 2.5+ signs its function calls (`thoughtSignature`) and Gemini 3 refuses a follow-up
+# turn that does not return the signature. OpenAI clients echo tool call ids verbatim, so the
+# signature rides in the id: `call_0~ts~<signature>` (base64 never contains `~`).
+SIGNATURE_MARK = "~ts~"
 
 
 def to_wire(request: ChatRequest) -> JSONObject:
@@ -63,15 +68,17 @@ def _content(message: Message, position: int, names: Mapping[str, str]) -> JSONO
         parts: list[JSON] = []
         if text := _text(message, position):
             parts.append({"text": text})
-        parts.extend(
-            {
+        for call in message.tool_calls or ():
+            part: JSONObject = {
                 "functionCall": {
                     "name": call.function.name,
                     "args": tool_input(call.function.arguments, position),
                 }
             }
-            for call in message.tool_calls or ()
-        )
+            _, _, signature = call.id.partition(SIGNATURE_MARK)
+            if signature:
+                part["thoughtSignature"] = signature
+            parts.append(part)
         return {"role": "model", "parts": parts}
     if message.role == "tool":
         name = names.get(message.tool_call_id or "")
@@ -170,7 +177,10 @@ def candidate_delta(candidate: JSONObject, position: int, first_call: int) -> Ch
     for raw in parts:
         part = obj(raw, "part")
         if "functionCall" in part:
-            calls.append(_call(obj(part["functionCall"], "functionCall"), first_call + len(calls)))
+            call = _call(obj(part["functionCall"], "functionCall"), first_call + len(calls))
+            if signature := opt_str(part.get("thoughtSignature"), "thoughtSignature"):
+                call = replace(call, id=f"{call.id}{SIGNATURE_MARK}{signature}")
+            calls.append(call)
         elif isinstance(text := part.get("text"), str):
             (thoughts if part.get("thought") is True else texts).append(text)
     reason = opt_str(candidate.get("finishReason"), "finishReason")
