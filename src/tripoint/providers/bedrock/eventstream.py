@@ -11,12 +11,13 @@ import struct
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from zlib import crc32
 
 from tripoint.errors import UpstreamError
 
 _PRELUDE = struct.Struct(">III")
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
 _PRELUDE_LENGTH = 12
 _CRC_LENGTH = 4
 _MIN_MESSAGE = _PRELUDE_LENGTH + _CRC_LENGTH
@@ -82,12 +83,12 @@ def _check_prelude(buffer: bytearray) -> tuple[int, int]:
 
 
 def _message(frame: bytes, headers_length: int) -> EventMessage:
-    (message_crc,) = struct.unpack_from(">I", frame, len(frame) - _CRC_LENGTH)
+    (message_crc,) = _U32.unpack_from(frame, len(frame) - _CRC_LENGTH)
     if crc32(frame[:-_CRC_LENGTH]) != message_crc:
         raise EventStreamError("message checksum mismatch")
     headers_end = _PRELUDE_LENGTH + headers_length
     headers = _headers(frame[_PRELUDE_LENGTH:headers_end])
-    return EventMessage(MappingProxyType(headers), frame[headers_end:-_CRC_LENGTH])
+    return EventMessage(headers, frame[headers_end:-_CRC_LENGTH])
 
 
 # value type -> (struct format, size) for the fixed-size header values
@@ -96,16 +97,20 @@ _FIXED = {2: (">b", 1), 3: (">h", 2), 4: (">i", 4), 5: (">q", 8), 8: (">q", 8)}
 
 def _headers(data: bytes) -> dict[str, HeaderValue]:
     headers: dict[str, HeaderValue] = {}
-    at = 0
+    at, end = 0, len(data)
     try:
-        while at < len(data):
-            name_length = data[at]
-            name = data[at + 1 : at + 1 + name_length].decode("utf-8")
-            at += 1 + name_length
-            kind = data[at]
-            at += 1
-            value, at = _header_value(data, at, kind)
-            headers[name] = value
+        while at < end:
+            name_end = at + 1 + data[at]
+            name = data[at + 1 : name_end].decode("utf-8")
+            kind = data[name_end]
+            if kind == 7:  # strings (:event-type, :content-type, ...): nearly every header
+                (length,) = _U16.unpack_from(data, name_end + 1)
+                at = name_end + 3 + length
+                if at > end:
+                    raise IndexError(at)
+                headers[name] = data[name_end + 3 : at].decode("utf-8")
+            else:
+                headers[name], at = _header_value(data, name_end + 1, kind)
     except (IndexError, struct.error, UnicodeDecodeError) as exc:
         raise EventStreamError(f"malformed header block ({type(exc).__name__})") from None
     return headers
