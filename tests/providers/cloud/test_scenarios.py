@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -299,3 +300,22 @@ async def test_garbage_stream_is_a_clean_upstream_error(
 
     assert not isinstance(caught.value, UpstreamRejectedError)
     assert re.search(r"corrupt|not JSON|malformed|event stream", caught.value.message)
+
+
+async def test_serves_concurrent_calls_each_with_its_own_whole_answer(
+    case: ProviderCase, provider: Provider
+) -> None:
+    requests = [
+        chat("m", [{"role": "user", "content": f"question {i}"}], stream=i % 2 == 0)
+        for i in range(40)
+    ]
+
+    answers = await asyncio.gather(*(run(provider, r, case) for r in requests))
+
+    for chunks in answers:
+        choices, meta = gather(chunks)
+        assert "".join(choices[0].text) == case.expected.text
+        assert meta is not None
+        assert meta.usage == case.expected.usage
+    sent = sorted(case.read(call.body).turns[0].texts[0] for call in case.fake.calls)
+    assert sent == sorted(f"question {i}" for i in range(40))  # every call signed and accepted

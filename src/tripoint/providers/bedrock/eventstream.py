@@ -102,21 +102,19 @@ def _headers(data: bytes) -> dict[str, HeaderValue]:
         while at < end:
             name_end = at + 1 + data[at]
             name = data[at + 1 : name_end].decode("utf-8")
-            kind = data[name_end]
-            if kind == 7:  # strings (:event-type, :content-type, ...): nearly every header
-                (length,) = _U16.unpack_from(data, name_end + 1)
-                at = name_end + 3 + length
-                if at > end:
-                    raise IndexError(at)
-                headers[name] = data[name_end + 3 : at].decode("utf-8")
-            else:
-                headers[name], at = _header_value(data, name_end + 1, kind)
+            headers[name], at = _header_value(data, name_end + 1, data[name_end])
     except (IndexError, struct.error, UnicodeDecodeError) as exc:
         raise EventStreamError(f"malformed header block ({type(exc).__name__})") from None
     return headers
 
 
 def _header_value(data: bytes, at: int, kind: int) -> tuple[HeaderValue, int]:
+    if kind == 7:  # strings (:event-type, :content-type, ...): nearly every header
+        (length,) = _U16.unpack_from(data, at)
+        end = at + 2 + length
+        if end > len(data):
+            raise IndexError(end)
+        return data[at + 2 : end].decode("utf-8"), end
     if kind in (0, 1):
         return kind == 0, at
     if kind in _FIXED:
@@ -124,12 +122,12 @@ def _header_value(data: bytes, at: int, kind: int) -> tuple[HeaderValue, int]:
         if at + size > len(data):
             raise IndexError(at)
         return int(struct.unpack_from(fmt, data, at)[0]), at + size
-    if kind in (6, 7):
-        (length,) = struct.unpack_from(">H", data, at)
+    if kind == 6:
+        (length,) = _U16.unpack_from(data, at)
         raw = data[at + 2 : at + 2 + length]
         if len(raw) != length:
             raise IndexError(at)
-        return (raw.decode("utf-8") if kind == 7 else raw), at + 2 + length
+        return raw, at + 2 + length
     if kind == 9:
         raw = data[at : at + 16]
         if len(raw) != 16:
