@@ -69,17 +69,32 @@ async def test_model_error_mid_stream_ends_it_with_an_error(
     assert first.choices[0].text == "Hello!"
 
 
-async def test_sends_the_model_id_as_one_escaped_path_segment(
-    bedrock: BedrockProvider, fake_bedrock: FakeBedrock
+PROFILE_ARN = (
+    "arn:aws:bedrock:eu-central-1:123456789012:inference-profile/"
+    "eu.anthropic.claude-3-5-haiku-20241022-v1:0"
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "raw_path"),
+    [
+        (MODEL, f"/model/{MODEL}/converse"),
+        (PROFILE_ARN, f"/model/{PROFILE_ARN.replace('/', '%2F')}/converse"),
+    ],
+    ids=["model-id", "inference-profile-arn"],
+)
+async def test_sends_the_model_id_as_one_signed_path_segment(
+    bedrock: BedrockProvider, fake_bedrock: FakeBedrock, model: str, raw_path: str
 ) -> None:
     request = ChatRequest.model_validate(
         {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
     )
 
-    [c async for c in bedrock.chat(request, target(fake_bedrock))]
+    chunks = [c async for c in bedrock.chat(request, target(fake_bedrock, model))]
 
     (seen,) = fake_bedrock.calls
-    assert seen.path == f"/model/{MODEL}/converse"  # and the fake accepted its signature
+    assert seen.raw_path == raw_path
+    assert chunks[0].choices[0].text  # the fake verified the signature over that exact path
 
 
 async def test_embeds_many_texts_with_titan_in_order(
