@@ -62,9 +62,10 @@ async def test_a_key_google_does_not_know_is_refused(vertex: FakeVertex) -> None
     stranger = ServiceAccount.generate()  # same account name, a key the endpoint never saw
     auth = oauth(vertex, stranger)
 
-    with pytest.raises(UpstreamError, match="could not be refreshed"):
+    with pytest.raises(UpstreamError, match="refused the credentials") as caught:
         await auth.headers("POST", "u", b"")
 
+    assert caught.value.retryable is False
     assert "signature" in vertex.token_rejections[-1].lower()
 
 

@@ -16,7 +16,7 @@ import google.auth
 import orjson
 import urllib3
 from google.auth.credentials import Credentials
-from google.auth.exceptions import GoogleAuthError
+from google.auth.exceptions import GoogleAuthError, RefreshError
 from google.auth.transport.urllib3 import Request
 from google.oauth2 import service_account
 from pydantic import SecretStr
@@ -52,10 +52,14 @@ class GoogleOAuth:
         try:
             credentials = self._credentials or self._load()
             credentials.refresh(Request(self._http))  # type: ignore[no-untyped-call]
+        except RefreshError:
+            # the token endpoint refused these credentials: asking again will not help
+            raise UpstreamError(
+                "Google refused the credentials (token refresh failed)", retryable=False
+            ) from None
         except GoogleAuthError as exc:
             raise UpstreamError(
-                f"Google credentials could not be refreshed: {type(exc).__name__}",
-                retryable=True,
+                f"Google credentials could not be refreshed: {type(exc).__name__}"
             ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise UpstreamError(
