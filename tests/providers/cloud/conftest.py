@@ -1,4 +1,4 @@
-"""Provider test fixtures: the cloud fakes (one per session) and a case per backend type."""
+"""The cloud provider cases: one per backend type, each with its started provider."""
 
 from __future__ import annotations
 
@@ -8,37 +8,12 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.bedrock_upstream import FakeBedrock
-from tests.fakes.vertex_upstream import FakeVertex, ServiceAccount
+from tests.fakes.vertex_upstream import FakeVertex
 from tests.providers.cloud.bedrock_case import bedrock_case
 from tests.providers.cloud.case import ProviderCase
+from tests.providers.cloud.fakes import fake_bedrock, fake_vertex, secrets_dir, service_account
 from tests.providers.cloud.vertex_case import vertex_case
 from tripoint.providers.base import Lifecycle, Provider
-
-
-@pytest.fixture(scope="session")
-def service_account() -> ServiceAccount:
-    return ServiceAccount.generate()
-
-
-@pytest.fixture(scope="session")
-def fake_bedrock() -> Iterator[FakeBedrock]:
-    server = FakeBedrock()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def fake_vertex(service_account: ServiceAccount) -> Iterator[FakeVertex]:
-    server = FakeVertex(service_account)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def secrets_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("secrets")
 
 
 @pytest.fixture(params=["bedrock", "vertex"])
@@ -65,3 +40,6 @@ async def provider(case: ProviderCase) -> AsyncIterator[Provider]:
     await built.start()
     yield built
     await built.close()
+
+
+__all__ = ["fake_bedrock", "fake_vertex", "secrets_dir", "service_account"]
