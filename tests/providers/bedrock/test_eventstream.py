@@ -167,3 +167,21 @@ def test_rejects_an_unknown_header_type() -> None:
 def test_rejects_json_text_that_is_not_an_event_stream() -> None:
     with pytest.raises(EventStreamError):
         EventStreamDecoder().feed(b'{"message": "Internal Server Error", "more": "text"}')
+
+
+@pytest.mark.parametrize(
+    ("total", "headers", "reason"),
+    [
+        (16 + 200 * 1024, 200 * 1024, "headers length"),
+        (16 + 25 * 1024 * 1024, 0, "payload exceeds"),
+    ],
+    ids=["headers", "payload"],
+)
+def test_rejects_an_oversized_frame_from_its_prelude_alone(
+    total: int, headers: int, reason: str
+) -> None:
+    prelude = struct.pack(">II", total, headers)
+    prelude += struct.pack(">I", crc32(prelude))
+
+    with pytest.raises(EventStreamError, match=reason):
+        EventStreamDecoder().feed(prelude)  # no waiting for megabytes that will never be valid
