@@ -68,6 +68,8 @@ class FakeBedrock(LoopbackServer):
                 "application/json",
             )
         if operation == "converse-stream":
+            if request.headers.get("Accept") != "application/vnd.amazon.eventstream":
+                return web.json_response({"message": "Accept must be the event stream"}, status=406)
             events = fixture_json("bedrock", f"converse_stream_{reply.scenario}.json")
             return await self.send(
                 request, reply, encode_events(events), "application/vnd.amazon.eventstream"

@@ -35,7 +35,9 @@ class BedrockProvider:
     async def chat(self, request: ChatRequest, target: Target) -> ChatStream:
         body = codec.to_wire(request)
         operation = "converse-stream" if request.stream else "converse"
-        async with self._upstream.post(_model_path(target.model, operation), body) as response:
+        accept = EVENT_STREAM if request.stream else None
+        path = _model_path(target.model, operation)
+        async with self._upstream.post(path, body, accept=accept) as response:
             await self._raise_for_status(response)
             if not request.stream:
                 yield codec.chunk_from_wire(await response.json())
