@@ -13,6 +13,7 @@ from tests.fakes.sigv4 import AwsKey, verify
 ACCESS_KEY = "AKIDTRIPOINTTEST"
 SECRET_KEY = "tripoint/test/secret+KEY0123456789"
 REGION = "eu-central-1"
+API_KEY = "ABSKQmVkcm9ja0FQSUtleS10cmlwb2ludA=="
 
 
 class FakeBedrock(LoopbackServer):
@@ -22,16 +23,14 @@ class FakeBedrock(LoopbackServer):
         super().__init__()
         self.keys = keys or {ACCESS_KEY: AwsKey(SECRET_KEY)}
         self.rejected: list[str] = []  # why each rejected signature failed
+        self.api_keys = {API_KEY}  # Bedrock API keys, sent as `Authorization: Bearer ...`
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/model/{model}/{operation}", self._handle)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:  # noqa: PLR0911 (a router)
         raw, reply = await self.record(request)
-        url = f"http://{request.host}{request.raw_path}"
-        problem = verify(
-            "POST", url, request.headers, raw, keys=self.keys, region=REGION, service="bedrock"
-        )
+        problem = self._check_credentials(request, raw)
         if problem is not None:
             self.rejected.append(problem)
             kind = (
@@ -77,6 +76,16 @@ class FakeBedrock(LoopbackServer):
         if operation == "invoke":
             return await self._embed(request, reply)
         return web.json_response({"message": "Unknown operation"}, status=404)
+
+    def _check_credentials(self, request: web.Request, raw: bytes) -> str | None:
+        authorization = request.headers.get("Authorization", "")
+        if authorization.startswith("Bearer "):
+            known = authorization.removeprefix("Bearer ") in self.api_keys
+            return None if known else "The security token included in the request is invalid."
+        url = f"http://{request.host}{request.raw_path}"
+        return verify(
+            "POST", url, request.headers, raw, keys=self.keys, region=REGION, service="bedrock"
+        )
 
     async def _embed(self, request: web.Request, reply: Reply) -> web.StreamResponse:
         model = request.match_info["model"]

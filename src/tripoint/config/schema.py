@@ -65,8 +65,9 @@ class OpenAIBackend(BackendBase):
 class BedrockBackend(BackendBase):
     """AWS Bedrock: Converse/ConverseStream for chat, InvokeModel for Titan/Cohere embeddings.
 
-    Credentials: `access_key_id` + `secret_access_key` (+ `session_token`) as secret
-    references, else the standard AWS chain (environment, `profile`, web identity, roles).
+    Credentials: a Bedrock `api_key` (sent as a bearer token), or `access_key_id` +
+    `secret_access_key` (+ `session_token`) as secret references for SigV4, else the standard
+    AWS chain (environment, `profile`, web identity, roles), also for SigV4.
     """
 
     type: Literal["bedrock"]
@@ -77,9 +78,12 @@ class BedrockBackend(BackendBase):
     secret_access_key: Secret | None = None
     session_token: Secret | None = None
     profile: str | None = None
+    api_key: Secret | None = None
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> BedrockBackend:
+        if self.api_key is not None and (self.access_key_id is not None or self.profile):
+            raise ValueError("give api_key or AWS credentials (keys or profile), not both")
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("access_key_id and secret_access_key are given together or not at all")
         if self.session_token is not None and self.access_key_id is None:

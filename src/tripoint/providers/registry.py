@@ -38,12 +38,16 @@ def build_provider(name: str, backend: Backend) -> Provider:
 
 
 def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
-    auth = AwsSigV4Auth(
-        backend.region,
-        access_key_id=backend.access_key_id,
-        secret_access_key=backend.secret_access_key,
-        session_token=backend.session_token,
-        profile=backend.profile,
+    auth = (
+        bearer(backend.api_key)
+        if backend.api_key is not None
+        else AwsSigV4Auth(
+            backend.region,
+            access_key_id=backend.access_key_id,
+            secret_access_key=backend.secret_access_key,
+            session_token=backend.session_token,
+            profile=backend.profile,
+        )
     )
     base_url = str(backend.base_url or f"https://bedrock-runtime.{backend.region}.amazonaws.com")
     return Upstream(name, base_url, auth, backend.timeouts, max_connections=backend.max_connections)

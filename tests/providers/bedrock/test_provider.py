@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.bedrock_upstream import REGION, FakeBedrock
+from tests.fakes.bedrock_upstream import API_KEY, REGION, FakeBedrock
 from tests.providers.cloud.bedrock_case import MODEL, bedrock_backend
+from tripoint.config.schema import BedrockBackend
 from tripoint.errors import InvalidRequestError, UpstreamError, UpstreamRateLimitError
 from tripoint.providers.bedrock.provider import BedrockProvider
 from tripoint.providers.registry import build_provider
@@ -167,3 +168,39 @@ async def test_embedding_errors_map_like_chat_errors(
         await bedrock.embed(embedding(TITAN, input="x"), target(fake_bedrock, TITAN))
 
     assert caught.value.retry_after == 3.0
+
+
+@pytest.mark.parametrize(("key", "accepted"), [(API_KEY, True), ("ABSKnot-a-key", False)])
+async def test_authenticates_with_a_bedrock_api_key_instead_of_sigv4(
+    fake_bedrock: FakeBedrock, tmp_path: Path, key: str, *, accepted: bool
+) -> None:
+    fake_bedrock.reset()
+    (tmp_path / "api_key").write_text(key)
+    backend = BedrockBackend.model_validate(
+        {
+            "type": "bedrock",
+            "region": REGION,
+            "base_url": fake_bedrock.url,
+            "api_key": f"file:{tmp_path / 'api_key'}",
+        }
+    )
+    provider = build_provider("aws", backend)
+    assert isinstance(provider, BedrockProvider)
+    await provider.start()
+    request = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
+
+    try:
+        if accepted:
+            chunks = [c async for c in provider.chat(request, target(fake_bedrock))]
+            assert chunks[0].choices[0].text == "Hello! How can I help you today?"
+        else:
+            with pytest.raises(UpstreamError) as caught:
+                [c async for c in provider.chat(request, target(fake_bedrock))]
+            assert caught.value.upstream_status == 403
+    finally:
+        await provider.close()
+
+    assert fake_bedrock.calls[-1].headers["Authorization"] == f"Bearer {key}"
+    assert "X-Amz-Date" not in fake_bedrock.calls[-1].headers

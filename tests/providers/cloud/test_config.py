@@ -87,3 +87,14 @@ def test_vertex_rejects_unknown_keys() -> None:
         parse_settings(
             "backends: {gcp: {type: vertex, project: p, location: l, credentials_json: x}}"
         )
+
+
+def test_bedrock_api_key_excludes_aws_credentials(tmp_path: Path) -> None:
+    for name in ("api", "key", "secret"):
+        (tmp_path / name).write_text(name)
+
+    with pytest.raises(ConfigError, match="not both"):
+        parse_settings(
+            f"backends: {{aws: {{type: bedrock, region: r, api_key: 'file:{tmp_path / 'api'}',"
+            f" access_key_id: 'file:{tmp_path / 'key'}', secret_access_key: 'file:{tmp_path / 'secret'}'}}}}"
+        )
