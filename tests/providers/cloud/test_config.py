@@ -96,5 +96,6 @@ def test_bedrock_api_key_excludes_aws_credentials(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not both"):
         parse_settings(
             f"backends: {{aws: {{type: bedrock, region: r, api_key: 'file:{tmp_path / 'api'}',"
-            f" access_key_id: 'file:{tmp_path / 'key'}', secret_access_key: 'file:{tmp_path / 'secret'}'}}}}"
+            f" access_key_id: 'file:{tmp_path / 'key'}',"
+            f" secret_access_key: 'file:{tmp_path / 'secret'}'}}}}"
         )
