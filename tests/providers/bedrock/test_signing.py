@@ -156,6 +156,33 @@ async def test_signs_with_a_session_token_from_the_environment(
     assert problem is None
 
 
+async def test_signs_with_the_named_profile_from_the_shared_credentials_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    isolate_aws_chain(monkeypatch, tmp_path)
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = default-secret\n"
+        "[bedrock-prod]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    auth = AwsSigV4Auth("us-east-1", profile="bedrock-prod")
+    url = "http://127.0.0.1:9/model/m/converse"
+
+    headers = await auth.headers("POST", url, b"{}")
+
+    problem = verify(
+        "POST",
+        url,
+        {**headers, "Host": "127.0.0.1:9"},
+        b"{}",
+        keys={"AKIDPROFILE": AwsKey("profile-secret")},
+        region="us-east-1",
+        service="bedrock",
+    )
+    assert problem is None
+
+
 async def test_refreshes_expiring_role_credentials_off_the_event_loop() -> None:
     refreshed_in: list[int] = []
     now = datetime.datetime.now(datetime.UTC)
