@@ -48,7 +48,7 @@ class VertexProvider:
                 raise UpstreamError(
                     f"backend {self._upstream.name!r} did not answer with an event stream"
                 )
-            translator = response.GenerateContentStreamTranslator()
+            translator = response.GenerateContentStreamTranslator(self._upstream.name)
             async for event in r.events():
                 if chunk := translator.feed(event):
                     yield chunk

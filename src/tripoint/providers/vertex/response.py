@@ -47,7 +47,8 @@ def _blocked(response: JSONObject) -> ChoiceDelta:
 
 
 class GenerateContentStreamTranslator:
-    def __init__(self) -> None:
+    def __init__(self, backend: str = "vertex") -> None:
+        self._backend = backend
         self._calls: dict[int, int] = {}  # candidate index -> tool calls sent so far
         self._finished: set[int] = set()
         self._started: set[int] = set()
@@ -60,8 +61,9 @@ class GenerateContentStreamTranslator:
         except orjson.JSONDecodeError:
             raise malformed("a stream event is not JSON") from None
         if "error" in body:
+            detail = error_message(body) or "unknown error"
             raise UpstreamError(
-                f"vertex stream failed: {error_message(body) or 'unknown error'}", retryable=False
+                f"backend {self._backend!r} stream failed: {detail}", retryable=False
             )
         if (usage := body.get("usageMetadata")) is not None:
             self._usage = usage_from_wire(usage)
@@ -86,5 +88,7 @@ class GenerateContentStreamTranslator:
     def finish(self) -> ChatChunk:
         """At the end of the byte stream: the usage chunk, or an error if it was cut short."""
         if not self._finished or self._started - self._finished:
-            raise UpstreamError("vertex ended the stream before the answer finished")
+            raise UpstreamError(
+                f"backend {self._backend!r} ended the stream before the answer finished"
+            )
         return ChatChunk(usage=self._usage, id=self._id)
