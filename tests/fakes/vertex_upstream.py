@@ -89,6 +89,9 @@ class FakeVertex(LoopbackServer):
             "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
             self._handle,
         )
+        app.router.add_post(
+            "/v1/projects/{project}/locations/{location}/endpoints/{call}", self._handle
+        )
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()

@@ -58,6 +58,20 @@ async def test_calls_the_publisher_model_of_its_project_and_location(
     assert seen.raw_path.endswith("?alt=sse")
 
 
+async def test_calls_a_tuned_model_endpoint_named_in_full(
+    vertex: VertexProvider, fake_vertex: FakeVertex, target: Target
+) -> None:
+    endpoint = f"projects/{PROJECT}/locations/{LOCATION}/endpoints/1234567890"
+    request = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
+
+    chunks = [c async for c in vertex.chat(request, Target(target.backend, endpoint))]
+
+    assert fake_vertex.calls[0].path == f"/v1/{endpoint}:generateContent"
+    assert chunks[0].choices[0].text == "Hello! How can I help you today?"
+
+
 async def test_embeds_texts_in_order_with_token_usage(
     vertex: VertexProvider, fake_vertex: FakeVertex, target: Target
 ) -> None:

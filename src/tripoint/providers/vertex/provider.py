@@ -84,6 +84,8 @@ class VertexProvider:
         )
 
     def _path(self, target: Target, method: str) -> str:
+        if target.model.startswith("projects/"):  # a tuned model's endpoint, named in full
+            return f"/{quote(target.model, safe='/')}:{method}"
         return f"{self._prefix}{quote(target.model, safe='')}:{method}"
 
     async def _raise_for_status(self, r: UpstreamResponse) -> None:
