@@ -2,7 +2,12 @@
 config that points at it, and what the recorded fixtures should come out as.
 
 Shaped to plug into a shared, parametrised provider conformance suite: a scenario test gets
-a case and needs nothing else to know about the backend.
+a case and needs nothing else to know about the backend. Build one with
+`bedrock_case(fake_bedrock, secrets_dir)` or `vertex_case(fake_vertex, secrets_dir)` (fixtures
+in tests/providers/cloud/fakes.py); script the next answer with `case.fake.then(...)` taking a
+`tests.fakes.loopback.Reply`: `scenario="text" | "tool_call"` (recorded fixtures, streamed or
+whole as the request asks), `status=429, headers={"Retry-After": "7"}` (the provider's recorded
+error body), `body=b"garbage", content_type=...`, `delay=`, `piece=`, `cut_at=`, `stall_at=`.
 """
 
 from __future__ import annotations
