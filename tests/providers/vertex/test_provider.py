@@ -124,3 +124,18 @@ async def test_embedding_errors_map_like_chat_errors(
         await vertex.embed(embedding(input="x"), target)
 
     assert caught.value.retry_after == 2.0
+
+
+@pytest.mark.parametrize(
+    ("model", "calls"),
+    [("text-embedding-005", [250, 50]), ("gemini-embedding-001", [1, 1, 1])],
+)
+async def test_batches_texts_as_each_model_allows(
+    vertex: VertexProvider, fake_vertex: FakeVertex, target: Target, model: str, calls: list[int]
+) -> None:
+    texts = ["x" * (i % 50 + 1) for i in range(sum(calls))]
+
+    result = await vertex.embed(embedding(input=texts), Target(target.backend, model))
+
+    assert sorted(len(c.body["instances"]) for c in fake_vertex.calls) == sorted(calls)
+    assert [v[0] for v in result.vectors] == [float(len(t)) for t in texts]  # type: ignore[index]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from tripoint.errors import UpstreamError
@@ -16,6 +17,12 @@ from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, EmbeddingRequest
 
 _EMBED_BATCH = 250  # instances per predict call (Vertex's documented maximum)
+_EMBED_CONCURRENCY = 8  # predict calls in flight per request
+
+
+def _batch_size(model: str) -> int:
+    # gemini-embedding models take a single text per predict call
+    return 1 if model.startswith("gemini-embedding") else _EMBED_BATCH
 
 
 class VertexProvider:
@@ -58,29 +65,34 @@ class VertexProvider:
 
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
         texts = texts_of(request)
+        task = (request.model_extra or {}).get("task_type")
+        extra: JSONObject = {"task_type": task} if isinstance(task, str) else {}
         parameters: JSONObject = {}
         if request.dimensions:
             parameters["outputDimensionality"] = request.dimensions
-        task = (request.model_extra or {}).get("task_type")
-        vectors: list[list[float] | str] = []
-        tokens = 0
-        for at in range(0, len(texts), _EMBED_BATCH):
-            instances: list[JSON] = [
-                {"content": t, **({"task_type": task} if isinstance(task, str) else {})}
-                for t in texts[at : at + _EMBED_BATCH]
-            ]
-            body: JSONObject = {"instances": instances}
+        size = _batch_size(target.model)
+        limit = asyncio.Semaphore(_EMBED_CONCURRENCY)
+
+        async def predict(batch: list[str]) -> tuple[list[list[float]], int]:
+            body: JSONObject = {"instances": [{"content": t, **extra} for t in batch]}
             if parameters:
                 body["parameters"] = parameters
-            async with self._upstream.post(self._path(target, "predict"), body) as r:
+            async with limit, self._upstream.post(self._path(target, "predict"), body) as r:
                 await self._raise_for_status(r)
                 rows, used = _predictions(await r.json())
-            if len(rows) != len(instances):
+            if len(rows) != len(batch):
                 raise malformed("predictions do not match the instances sent")
-            vectors.extend(encode(row, request.encoding_format) for row in rows)
-            tokens += used
+            return rows, used
+
+        answers = await asyncio.gather(
+            *(predict(texts[at : at + size]) for at in range(0, len(texts), size))
+        )
+        tokens = sum(used for _, used in answers)
         return EmbeddingResult(
-            vectors=tuple(vectors), usage=Usage(prompt_tokens=tokens, total_tokens=tokens)
+            vectors=tuple(
+                encode(row, request.encoding_format) for rows, _ in answers for row in rows
+            ),
+            usage=Usage(prompt_tokens=tokens, total_tokens=tokens),
         )
 
     def _path(self, target: Target, method: str) -> str:
