@@ -62,6 +62,15 @@ class OpenAIBackend(BackendBase):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
+class BedrockGuardrail(Strict):
+    """An Amazon Bedrock guardrail applied by Bedrock itself to every call of the backend."""
+
+    identifier: str = Field(min_length=1)  # the guardrail's id or ARN
+    version: str = Field(default="DRAFT", min_length=1)
+    trace: Literal["enabled", "disabled", "enabled_full"] = "disabled"
+    stream_processing: Literal["sync", "async"] = "sync"  # ConverseStream only
+
+
 class BedrockBackend(BackendBase):
     """AWS Bedrock: Converse/ConverseStream for chat, InvokeModel for Titan/Cohere embeddings.
 
@@ -79,6 +88,7 @@ class BedrockBackend(BackendBase):
     session_token: Secret | None = None
     profile: str | None = None
     api_key: Secret | None = None
+    guardrail: BedrockGuardrail | None = None
 
     @model_validator(mode="after")
     def _keys_come_in_pairs(self) -> BedrockBackend:

@@ -12,6 +12,7 @@ from tripoint.providers.target import BackendFacts
 from tripoint.providers.upstream import Upstream
 from tripoint.providers.vertex.provider import VertexProvider
 from tripoint.providers.vertex.token import GoogleOAuth
+from tripoint.schema.json import JSONObject
 
 
 def build_provider(name: str, backend: Backend) -> Provider:
@@ -30,7 +31,7 @@ def build_provider(name: str, backend: Backend) -> Provider:
             )
             return OpenAIProvider(upstream)
         case BedrockBackend():
-            return BedrockProvider(_bedrock_upstream(name, backend))
+            return BedrockProvider(_bedrock_upstream(name, backend), _guardrail(backend))
         case VertexBackend():
             return VertexProvider(
                 _vertex_upstream(name, backend), backend.project, backend.location
@@ -51,6 +52,17 @@ def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
     )
     base_url = str(backend.base_url or f"https://bedrock-runtime.{backend.region}.amazonaws.com")
     return Upstream(name, base_url, auth, backend.timeouts, max_connections=backend.max_connections)
+
+
+def _guardrail(backend: BedrockBackend) -> JSONObject | None:
+    if backend.guardrail is None:
+        return None
+    return {
+        "guardrailIdentifier": backend.guardrail.identifier,
+        "guardrailVersion": backend.guardrail.version,
+        "trace": backend.guardrail.trace,
+        "streamProcessingMode": backend.guardrail.stream_processing,
+    }
 
 
 def _vertex_upstream(name: str, backend: VertexBackend) -> Upstream:

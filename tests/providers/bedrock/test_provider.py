@@ -204,3 +204,33 @@ async def test_authenticates_with_a_bedrock_api_key_instead_of_sigv4(
 
     assert fake_bedrock.calls[-1].headers["Authorization"] == f"Bearer {key}"
     assert "X-Amz-Date" not in fake_bedrock.calls[-1].headers
+
+
+async def test_sends_the_configured_guardrail_with_every_chat(
+    fake_bedrock: FakeBedrock, tmp_path: Path
+) -> None:
+    fake_bedrock.reset()
+    config = bedrock_backend(fake_bedrock.url, tmp_path).model_dump(mode="json")
+    config.update(
+        access_key_id=f"file:{tmp_path / 'aws_key_id'}",
+        secret_access_key=f"file:{tmp_path / 'aws_secret'}",
+        guardrail={"identifier": "gr-abc123", "version": "2", "trace": "enabled"},
+    )
+    config.pop("session_token", None)
+    provider = build_provider("aws", BedrockBackend.model_validate(config))
+    assert isinstance(provider, BedrockProvider)
+    await provider.start()
+    request = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    )
+
+    try:
+        [c async for c in provider.chat(request, target(fake_bedrock))]
+    finally:
+        await provider.close()
+
+    assert fake_bedrock.calls[-1].body["guardrailConfig"] == {
+        "guardrailIdentifier": "gr-abc123",
+        "guardrailVersion": "2",
+        "trace": "enabled",
+    }

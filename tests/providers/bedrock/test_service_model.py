@@ -106,3 +106,22 @@ def test_recorded_streams_parse_with_the_aws_sdk_event_stream_parser(scenario: s
         seen.append(exc.response["Error"]["Code"])
 
     assert seen == [e.get("event") or e["exception"] for e in events]
+
+
+@pytest.mark.parametrize("operation", ["Converse", "ConverseStream"])
+def test_guardrail_config_passes_the_service_model_validator(operation: str) -> None:
+    guardrail: dict[str, Any] = {
+        "guardrailIdentifier": "gr-abc123",
+        "guardrailVersion": "3",
+        "trace": "enabled",
+        "streamProcessingMode": "async",
+    }
+    chat = {**REQUESTS["plain"], "stream": operation == "ConverseStream"}
+
+    body = codec.to_wire(ChatRequest.model_validate(chat), guardrail)
+
+    report = ParamValidator().validate(
+        {"modelId": "m", **body}, MODEL.operation_model(operation).input_shape
+    )
+    assert not report.has_errors(), report.generate_report()
+    assert ("streamProcessingMode" in body["guardrailConfig"]) is (operation == "ConverseStream")  # type: ignore[operator]

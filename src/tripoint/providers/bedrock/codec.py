@@ -36,7 +36,7 @@ FINISH_REASONS = {
 }
 
 
-def to_wire(request: ChatRequest) -> JSONObject:
+def to_wire(request: ChatRequest, guardrail: JSONObject | None = None) -> JSONObject:
     """The Converse body for `request` (the model id travels in the URL)."""
     if request.n != 1:
         raise InvalidRequestError("bedrock backends answer one choice: n must be 1", param="n")
@@ -54,7 +54,14 @@ def to_wire(request: ChatRequest) -> JSONObject:
         body["inferenceConfig"] = config
     if request.tools and request.tool_choice != "none":
         body["toolConfig"] = _tool_config(request.tools, request.tool_choice)
+    if guardrail:
+        body["guardrailConfig"] = guardrail_config(guardrail, stream=request.stream)
     return body
+
+
+def guardrail_config(guardrail: JSONObject, *, stream: bool) -> JSONObject:
+    """`streamProcessingMode` exists only on ConverseStream; Converse rejects it."""
+    return {k: v for k, v in guardrail.items() if stream or k != "streamProcessingMode"}
 
 
 def _turn(message: Message, position: int) -> JSONObject:

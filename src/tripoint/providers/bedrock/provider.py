@@ -14,6 +14,7 @@ from tripoint.providers.target import Target
 from tripoint.providers.upstream import Upstream, UpstreamResponse
 from tripoint.providers.vectors import encode, texts_of
 from tripoint.schema.chunks import EmbeddingResult, Usage
+from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, EmbeddingRequest
 
 EVENT_STREAM = "application/vnd.amazon.eventstream"
@@ -23,8 +24,9 @@ _EMBED_CONCURRENCY = 8  # Titan embeds one text per call: bound the fan-out per 
 class BedrockProvider:
     name = "bedrock"
 
-    def __init__(self, upstream: Upstream) -> None:
+    def __init__(self, upstream: Upstream, guardrail: JSONObject | None = None) -> None:
         self._upstream = upstream
+        self._guardrail = guardrail  # guardrailConfig, sent with every chat call
 
     async def start(self) -> None:
         await self._upstream.start()
@@ -33,7 +35,7 @@ class BedrockProvider:
         await self._upstream.close()
 
     async def chat(self, request: ChatRequest, target: Target) -> ChatStream:
-        body = codec.to_wire(request)
+        body = codec.to_wire(request, self._guardrail)
         operation = "converse-stream" if request.stream else "converse"
         accept = EVENT_STREAM if request.stream else None
         path = _model_path(target.model, operation)
