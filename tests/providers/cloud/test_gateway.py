@@ -185,8 +185,18 @@ def test_returns_tool_calls_like_openai(
 
 @pytest.mark.parametrize("model", ["chat-bedrock", "chat-vertex"])
 def test_streams_tool_call_arguments_that_reassemble(
-    client: openai.OpenAI, fake_bedrock: FakeBedrock, fake_vertex: FakeVertex, model: str
+    client: openai.OpenAI,
+    upstream: FakeOpenAI,
+    fake_bedrock: FakeBedrock,
+    fake_vertex: FakeVertex,
+    model: str,
 ) -> None:
+    upstream.then(tool_call=("get_weather", '{"city": "Paris", "unit": "celsius"}'))
+    reference = list(
+        client.chat.completions.create(
+            model="chat-openai", messages=HELLO, tools=[WEATHER_TOOL], stream=True
+        )
+    )
     fake = fake_bedrock if model == "chat-bedrock" else fake_vertex
     fake.then(scenario="tool_call", piece=3)
 
@@ -202,6 +212,9 @@ def test_streams_tool_call_arguments_that_reassemble(
     arguments = "".join(t.function.arguments or "" for t in deltas if t.function)
     assert json.loads(arguments) == {"city": "Paris", "unit": "celsius"}
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "tool_calls"
+    ours = next(c for c in chunks if c.choices and c.choices[0].delta.tool_calls)
+    theirs = next(c for c in reference if c.choices and c.choices[0].delta.tool_calls)
+    assert same_shape(ours.model_dump(), theirs.model_dump()) == []
 
 
 @pytest.mark.parametrize("model", ["embed-bedrock", "embed-vertex"])
