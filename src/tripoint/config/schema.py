@@ -135,8 +135,74 @@ class AzureOpenAIBackend(BackendBase):
         return self
 
 
+class BedrockGuardrail(Strict):
+    """An Amazon Bedrock guardrail applied by Bedrock itself to every call of the backend."""
+
+    identifier: str = Field(min_length=1)  # the guardrail's id or ARN
+    version: str = Field(default="DRAFT", min_length=1)
+    trace: Literal["enabled", "disabled", "enabled_full"] = "disabled"
+    stream_processing: Literal["sync", "async"] = "sync"  # ConverseStream only
+
+
+class BedrockBackend(BackendBase):
+    """AWS Bedrock: Converse/ConverseStream for chat, InvokeModel for Titan/Cohere embeddings.
+
+    Credentials: a Bedrock `api_key` (sent as a bearer token), or `access_key_id` +
+    `secret_access_key` (+ `session_token`) as secret references for SigV4, else the standard
+    AWS chain (environment, `profile`, web identity, roles), also for SigV4.
+    """
+
+    type: Literal["bedrock"]
+    pattern: Pattern = "cloud"
+    region: str = Field(min_length=1)  # the AWS region requests are signed for and sent to
+    base_url: HttpUrl | None = None  # default https://bedrock-runtime.{region}.amazonaws.com
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    profile: str | None = None
+    api_key: Secret | None = None
+    guardrail: BedrockGuardrail | None = None
+
+    @model_validator(mode="after")
+    def _keys_come_in_pairs(self) -> BedrockBackend:
+        if self.api_key is not None and (self.access_key_id is not None or self.profile):
+            raise ValueError("give api_key or AWS credentials (keys or profile), not both")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("access_key_id and secret_access_key are given together or not at all")
+        if self.session_token is not None and self.access_key_id is None:
+            raise ValueError("session_token needs access_key_id and secret_access_key")
+        return self
+
+
+class VertexBackend(BackendBase):
+    """Gemini on Google Vertex AI, and Vertex text embeddings.
+
+    Credentials: `service_account` (a reference to a service-account key's JSON), else
+    Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity).
+    """
+
+    type: Literal["vertex"]
+    pattern: Pattern = "cloud"
+    project: str = Field(min_length=1)
+    location: str = Field(min_length=1)  # us-central1, europe-west4, ... or global
+    base_url: HttpUrl | None = None  # default https://{location}-aiplatform.googleapis.com/v1
+    service_account: Secret | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_defaults_to_location(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("region") is None and "location" in data:
+            return {**data, "region": data["location"]}
+        return data
+
+
 Backend = Annotated[
-    OpenAIBackend | AnthropicBackend | CohereBackend | AzureOpenAIBackend,
+    OpenAIBackend
+    | AnthropicBackend
+    | CohereBackend
+    | AzureOpenAIBackend
+    | BedrockBackend
+    | VertexBackend,
     Field(discriminator="type"),
 ]
 

@@ -8,18 +8,25 @@ from tripoint.config.schema import (
     AnthropicBackend,
     AzureOpenAIBackend,
     Backend,
+    BedrockBackend,
     CohereBackend,
     OpenAIBackend,
+    VertexBackend,
 )
 from tripoint.providers.anthropic.provider import AnthropicProvider
 from tripoint.providers.auth import HeaderAuth, UpstreamAuth, bearer
 from tripoint.providers.azure_openai.provider import AzureOpenAIProvider
 from tripoint.providers.base import Provider
+from tripoint.providers.bedrock.provider import BedrockProvider
+from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.cohere.provider import CohereProvider
 from tripoint.providers.oauth import ENTRA_TOKEN_URL, ClientCredentialsAuth
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
 from tripoint.providers.upstream import Upstream
+from tripoint.providers.vertex.provider import VertexProvider
+from tripoint.providers.vertex.token import GoogleOAuth
+from tripoint.schema.json import JSONObject
 
 
 def build_provider(name: str, backend: Backend) -> Provider:
@@ -72,6 +79,13 @@ def build_provider(name: str, backend: Backend) -> Provider:
             )
             return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
 
+        case BedrockBackend():
+            return BedrockProvider(_bedrock_upstream(name, backend), _guardrail(backend))
+        case VertexBackend():
+            return VertexProvider(
+                _vertex_upstream(name, backend), backend.project, backend.location
+            )
+
 
 def _azure_auth(name: str, backend: AzureOpenAIBackend) -> UpstreamAuth:
     if backend.entra is not None:
@@ -83,6 +97,49 @@ def _azure_auth(name: str, backend: AzureOpenAIBackend) -> UpstreamAuth:
     if backend.bearer_token is not None:
         return bearer(backend.bearer_token)
     return HeaderAuth("api-key", backend.api_key or SecretStr(""))
+
+
+def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
+    auth = (
+        bearer(backend.api_key)
+        if backend.api_key is not None
+        else AwsSigV4Auth(
+            backend.region,
+            access_key_id=backend.access_key_id,
+            secret_access_key=backend.secret_access_key,
+            session_token=backend.session_token,
+            profile=backend.profile,
+        )
+    )
+    base_url = str(backend.base_url or f"https://bedrock-runtime.{backend.region}.amazonaws.com")
+    return Upstream(name, base_url, auth, backend.timeouts, max_connections=backend.max_connections)
+
+
+def _guardrail(backend: BedrockBackend) -> JSONObject | None:
+    if backend.guardrail is None:
+        return None
+    return {
+        "guardrailIdentifier": backend.guardrail.identifier,
+        "guardrailVersion": backend.guardrail.version,
+        "trace": backend.guardrail.trace,
+        "streamProcessingMode": backend.guardrail.stream_processing,
+    }
+
+
+def _vertex_upstream(name: str, backend: VertexBackend) -> Upstream:
+    host = (
+        "aiplatform.googleapis.com"
+        if backend.location == "global"
+        else f"{backend.location}-aiplatform.googleapis.com"
+    )
+    base_url = str(backend.base_url or f"https://{host}/v1")
+    return Upstream(
+        name,
+        base_url,
+        GoogleOAuth(backend.service_account),
+        backend.timeouts,
+        max_connections=backend.max_connections,
+    )
 
 
 def facts_of(name: str, backend: Backend) -> BackendFacts:
