@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tripoint.api.body import parse_request
+from tripoint.api.guard import requires
 from tripoint.api.streaming import EventStreamResponse, Renderer
+from tripoint.auth.roles import Role
 from tripoint.gateway import Gateway
 from tripoint.pipeline.call import Call
 from tripoint.schema import render
@@ -40,26 +42,44 @@ CHAT = Wire(render.chat_chunk_json, render.chat_response_json)
 COMPLETION = Wire(render.completion_chunk_json, render.completion_response_json)
 
 
+@requires(Role.MEMBER)
 async def chat_completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
     return await _answer(gateway, call, body, ident, CHAT)
 
 
+@requires(Role.MEMBER)
 async def completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
     return await _answer(gateway, call, body, ident, COMPLETION)
 
 
+@requires(Role.MEMBER)
 async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     results = [chunk async for chunk in gateway.run(call)]
     result = next(c for c in results if isinstance(c, EmbeddingResult))
     ident = render.Identity(id=call.request_id, model=call.model)
