@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.postgres import PostgresServer
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
 from tripoint.config.schema import Settings
@@ -76,3 +77,11 @@ def async_client(gateway: GatewayThread, upstream: FakeOpenAI) -> openai.AsyncOp
 def http(gateway: GatewayThread, upstream: FakeOpenAI) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=gateway.url, timeout=10) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster on loopback for the whole session; `create_database()` per test."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()

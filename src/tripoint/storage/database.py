@@ -89,7 +89,8 @@ class Database:
         return self._engine
 
     def _create_engine(self) -> AsyncEngine:
-        options: dict[str, Any] = {"pool_pre_ping": True}
+        # hide_parameters: SQL logged at DEBUG or in errors never carries the bound values.
+        options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
         if self.dialect == "sqlite":
             if self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
