@@ -87,6 +87,10 @@ class AuthGateway:
     server: GatewayThread
     secrets: Secrets
     kind: str
+    session: httpx.Client = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.session = httpx.Client(base_url=self.server.url, timeout=10)
 
     @property
     def url(self) -> str:
@@ -97,8 +101,11 @@ class AuthGateway:
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
     def admin(self, method: str, path: str, key: str | None = None, **kw: Any) -> httpx.Response:
-        with self.http(key or self.secrets.admin_key) as client:
-            return client.request(method, "/admin" + path, **kw)
+        headers = {
+            "Authorization": f"Bearer {key or self.secrets.admin_key}",
+            **kw.pop("headers", {}),
+        }
+        return self.session.request(method, "/admin" + path, headers=headers, **kw)
 
     def ok(self, method: str, path: str, key: str | None = None, **kw: Any) -> Any:
         response = self.admin(method, path, key, **kw)
@@ -106,7 +113,9 @@ class AuthGateway:
         return response.json()
 
     def client(self, key: str) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=key, max_retries=0)
+        return openai.OpenAI(
+            base_url=self.url + "/v1", api_key=key, max_retries=0, http_client=self.session
+        )
 
     def org(self) -> str:
         return self.ok("POST", "/orgs", json={"name": "org-" + secrets.token_hex(4)})["id"]
@@ -131,7 +140,9 @@ def auth_gateway(
     secret = Secrets(dsn=database_dsn(request.param, request, directory))
     settings = auth_settings(fake_openai.base_url, secret, directory)
     server = GatewayThread(settings).start()
-    yield AuthGateway(server, secret, request.param)
+    gateway = AuthGateway(server, secret, request.param)
+    yield gateway
+    gateway.session.close()
     server.stop()
 
 

@@ -26,7 +26,9 @@ def test_x_api_key_header_is_accepted(gw: AuthGateway) -> None:
     key = gw.key(gw.team()["id"])["key"]
 
     with httpx.Client(base_url=gw.url, headers={"x-api-key": key}) as client:
-        response = client.post("/v1/chat/completions", json={"model": "chat-default", "messages": HELLO})
+        response = client.post(
+            "/v1/chat/completions", json={"model": "chat-default", "messages": HELLO}
+        )
 
     assert response.status_code == 200
 
