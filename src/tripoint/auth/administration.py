@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tripoint.auth import views
@@ -25,6 +25,7 @@ from tripoint.storage.database import Database
 
 Row = TypeVar("Row", OrgRow, TeamRow, UserRow, KeyRow, AuditRow)
 MAX_PAGE = 1000
+MAX_ID = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,12 @@ class Change:
 
 def missing(kind: str, ident: str) -> NotFoundError:
     return NotFoundError(f"No {kind} with id {ident[:64]!r}.", param="id")
+
+
+def plausible(ident: str | None) -> bool:
+    """Could this be an id at all? Anything else is simply not found, without a query (a NUL
+    byte, say, is data to us but an error to PostgreSQL)."""
+    return ident is not None and 0 < len(ident) <= MAX_ID and ident.isprintable()
 
 
 class Administration:
@@ -101,6 +108,8 @@ class Administration:
 
     async def get_org(self, actor: Actor, org_id: str) -> views.OrgView:
         actor.demand(Role.ADMIN)
+        if not plausible(org_id):
+            raise missing("org", org_id)
         async with self._database.session() as session:
             row = await session.get(OrgRow, org_id)
         if row is None:
@@ -110,6 +119,8 @@ class Administration:
     # teams ---------------------------------------------------------------------------------
     async def create_team(self, actor: Actor, body: views.NewTeam) -> views.TeamView:
         actor.demand(Role.ADMIN)
+        if not plausible(body.org_id):
+            raise missing("org", body.org_id)
         models = self._checked_models(body.models)
         row = TeamRow(
             id=new_id("team"),
@@ -250,7 +261,7 @@ class Administration:
         query = select(KeyRow).order_by(KeyRow.created_at, KeyRow.id)
         query = self._scoped(query, KeyRow.team_id, actor, team_id)
         if user_id is not None:
-            query = query.where(KeyRow.user_id == user_id)
+            query = query.where(KeyRow.user_id == user_id if plausible(user_id) else false())
         if not include_revoked:
             query = query.where(KeyRow.revoked_at.is_(None))
         query = query.limit(min(limit, MAX_PAGE)).offset(offset)
@@ -353,6 +364,8 @@ class Administration:
         ]
 
     async def get_audit(self, actor: Actor, entry_id: str) -> views.AuditView:
+        if not plausible(entry_id):
+            raise missing("audit entry", entry_id)
         async with self._database.session() as session:
             row = await session.get(AuditRow, entry_id)
         if row is None or not _sees(actor, row.team_id):
@@ -417,7 +430,7 @@ class Administration:
         self, query: Select[Row], column: Any, actor: Actor, team_id: str | None
     ) -> Select[Row]:
         if team_id is not None:
-            query = query.where(column == team_id)
+            query = query.where(column == team_id if plausible(team_id) else false())
         if not actor.is_admin:
             query = query.where(column == actor.principal.team)
         return query
@@ -427,19 +440,19 @@ class Administration:
             return list((await session.scalars(query)).all())
 
     async def _team(self, session: AsyncSession, actor: Actor, team_id: str) -> TeamRow:
-        row = await session.get(TeamRow, team_id) if team_id else None
+        row = await session.get(TeamRow, team_id) if plausible(team_id) else None
         if row is None or not _sees(actor, row.id):
             raise missing("team", team_id)
         return row
 
     async def _user(self, session: AsyncSession, actor: Actor, user_id: str) -> UserRow:
-        row = await session.get(UserRow, user_id)
+        row = await session.get(UserRow, user_id) if plausible(user_id) else None
         if row is None or not _sees(actor, row.team_id):
             raise missing("user", user_id)
         return row
 
     async def _key(self, session: AsyncSession, actor: Actor, key_id: str) -> KeyRow:
-        row = await session.get(KeyRow, key_id)
+        row = await session.get(KeyRow, key_id) if plausible(key_id) else None
         if row is None or not _sees(actor, row.team_id):
             raise missing("key", key_id)
         return row

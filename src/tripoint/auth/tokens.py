@@ -87,7 +87,7 @@ def looks_like_jwt(token: str) -> bool:
 
 
 def _text(value: object) -> str:
-    if not isinstance(value, str) or not value or len(value) > 200:
+    if not isinstance(value, str) or not value or len(value) > 200 or not value.isprintable():
         raise AuthenticationError(_INVALID)
     return value
 

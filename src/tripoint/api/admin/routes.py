@@ -23,7 +23,7 @@ AsAdmin = Annotated[Actor, Depends(RoleRequirement(Role.ADMIN))]
 AsTeamAdmin = Annotated[Actor, Depends(RoleRequirement(Role.TEAM_ADMIN))]
 AsViewer = Annotated[Actor, Depends(RoleRequirement(Role.VIEWER))]
 Limit = Annotated[int, Query(ge=1, le=1000)]
-Filter = Annotated[str | None, Query(max_length=200)]
+Filter = Annotated[str | None, Query(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
 router = APIRouter()
 
