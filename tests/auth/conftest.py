@@ -50,14 +50,14 @@ class Secrets:
         }
 
 
-def auth_settings(upstream_url: str, secret: Secrets, data_dir: Path, extra: str = "") -> Settings:
-    text = f"""
+def auth_yaml(upstream_url: str, data_dir: Path, extra: str = "", ttl: float = 1.0) -> str:
+    return f"""
 server: {{data_dir: {data_dir}}}
 storage: {{url: env:TRIPOINT_TEST_DSN}}
 auth:
   pepper: env:TRIPOINT_TEST_PEPPER
   bootstrap_admin_key: env:TRIPOINT_TEST_ADMIN_KEY
-  key_cache_ttl: 1.0
+  key_cache_ttl: {ttl}
   rotation_grace: 3600
 {extra}
 backends:
@@ -74,6 +74,12 @@ models:
     targets: [{{backend: fake, model: upstream-embed}}]
     operations: [embeddings]
 """
+
+
+def auth_settings(
+    upstream_url: str, secret: Secrets, data_dir: Path, extra: str = "", ttl: float = 1.0
+) -> Settings:
+    text = auth_yaml(upstream_url, data_dir, extra, ttl)
     with pytest.MonkeyPatch.context() as patch:
         for name, value in secret.env().items():
             patch.setenv(name, value)
