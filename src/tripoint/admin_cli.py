@@ -282,4 +282,28 @@ def rotate_key(key_id: str, grace: str | None, config_path: Path | None) -> None
     _echo(_run(config_path, lambda admin, actor: admin.rotate_key(actor, key_id, body)))
 
 
-COMMANDS = (db, orgs, teams, users, keys)
+# audit ---------------------------------------------------------------------------------------
+@click.group()
+def audit() -> None:
+    """The admin audit log: who changed what, when, from where."""
+
+
+@audit.command("list")
+@click.option("--team", "team_id", default=None)
+@click.option("--action", default=None, help="e.g. key.create, key.revoke, team.change")
+@click.option("--limit", default=100, show_default=True)
+@config_option
+def list_audit(
+    team_id: str | None, action: str | None, limit: int, config_path: Path | None
+) -> None:
+    _echo(
+        _run(
+            config_path,
+            lambda admin, actor: admin.list_audit(
+                actor, team_id=team_id, action=action, limit=limit
+            ),
+        )
+    )
+
+
+COMMANDS = (db, orgs, teams, users, keys, audit)
