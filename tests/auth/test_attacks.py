@@ -130,7 +130,7 @@ def _same_as_missing(
     ],
 )
 def test_team_admin_cannot_see_or_touch_another_team(
-    gw: AuthGateway, two_teams: dict[str, Any], method: str, path: str, object_: str, body: Any
+    gw: AuthGateway, two_teams: dict[str, Any], *, method: str, path: str, object_: str, body: Any
 ) -> None:
     target = two_teams[object_]["id"]
     kwargs = {"json": body} if body is not None else {}

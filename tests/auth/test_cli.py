@@ -54,7 +54,8 @@ def test_keys_made_by_the_cli_work_through_the_openai_sdk(
         server.stop()
 
     assert listed == ["chat-premium"]
-    assert created["models"] == ["chat-premium"] and created["expires_at"] is not None
+    assert created["models"] == ["chat-premium"]
+    assert created["expires_at"] is not None
 
 
 def test_keys_list_shows_prefixes_and_revoke_takes_a_key_out(cli: Cli) -> None:
@@ -72,7 +73,8 @@ def test_keys_list_shows_prefixes_and_revoke_takes_a_key_out(cli: Cli) -> None:
     ]
     assert created["key"] not in json.dumps(listed)
     assert revoked["revoked_at"] is not None
-    assert after == [] and [k["id"] for k in everything] == [created["id"]]
+    assert after == []
+    assert [k["id"] for k in everything] == [created["id"]]
 
 
 def test_cli_actions_are_audited_as_the_operator(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,7 +23,7 @@ HOSTILE = [
     "%' OR 1=1 --",
     "key_\x00'--",
     "' || (SELECT pg_sleep(5)) || '",
-    "𝕏" * 50,
+    "\N{CJK UNIFIED IDEOGRAPH-6F22}" * 50,  # multi-byte text, longer than any id
 ]
 TABLES = (OrgRow, TeamRow, UserRow, KeyRow, AuditRow)
 

@@ -93,10 +93,12 @@ def test_created_key_is_shown_once_then_only_by_prefix_and_last_four(gw: AuthGat
     listed = gw.ok("GET", "/keys", params={"team_id": team["id"]})["data"]
     shown = gw.ok("GET", "/keys/" + created["id"])
 
-    assert created["key"].startswith("tk-") and len(created["key"]) == 46
+    assert created["key"].startswith("tk-")
+    assert len(created["key"]) == 46
     assert [k["id"] for k in listed] == [created["id"]]
     for view in (*listed, shown):
-        assert "key" not in view and created["key"] not in str(view)
+        assert "key" not in view
+        assert created["key"] not in str(view)
         assert view["prefix"] == created["key"][:8]
         assert view["last4"] == created["key"][-4:]
         assert view["metadata"] == {"owner": "ci-bot"}
