@@ -19,7 +19,8 @@ import orjson
 from pydantic import BaseModel, ValidationError
 
 from tripoint.auth import views
-from tripoint.auth.administration import Actor, Administration
+from tripoint.auth.administration import Administration
+from tripoint.auth.grants import Actor
 from tripoint.auth.identity import Identity
 from tripoint.config import Settings, load_settings
 from tripoint.config.defaults import embedded_settings

@@ -7,7 +7,7 @@ does not exist, so there is no way to probe other teams.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -16,37 +16,16 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tripoint.auth import views
+from tripoint.auth.grants import Actor, Grants
 from tripoint.auth.keys import KeyHasher, new_id
 from tripoint.auth.roles import Role
 from tripoint.auth.tables import AuditRow, KeyRow, OrgRow, TeamRow, UserRow
-from tripoint.errors import NotFoundError, PermissionDeniedError, UnprocessableError
-from tripoint.pipeline.call import Principal
+from tripoint.errors import NotFoundError, UnprocessableError
 from tripoint.storage.database import Database
 
 Row = TypeVar("Row", OrgRow, TeamRow, UserRow, KeyRow, AuditRow)
 MAX_PAGE = 1000
 MAX_ID = 40
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asks, and from where: the audit log's who and where."""
-
-    principal: Principal
-    source: str | None = None
-    request_id: str | None = None
-
-    @property
-    def role(self) -> Role:
-        return Role(self.principal.role)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role is Role.ADMIN
-
-    def demand(self, role: Role) -> None:
-        if not self.role.covers(role):
-            raise PermissionDeniedError(f"This needs the {role.value} role.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +62,7 @@ class Administration:
     ) -> None:
         self._database = database
         self._hasher = hasher
-        self._known_models = known_models
+        self._grants = Grants(known_models, now)
         self._rotation_grace = rotation_grace
         self._forget = forget  # drop a digest (None: everything) from this replica's key cache
         self._now = now
@@ -121,7 +100,7 @@ class Administration:
         actor.demand(Role.ADMIN)
         if not plausible(body.org_id):
             raise missing("org", body.org_id)
-        models = self._checked_models(body.models)
+        models = self._grants.models(body.models)
         row = TeamRow(
             id=new_id("team"),
             org_id=body.org_id,
@@ -156,7 +135,7 @@ class Administration:
             row = await self._team(session, actor, team_id)
             detail: dict[str, object] = {}
             if body.clear_models or body.models is not None:
-                row.models = None if body.clear_models else self._checked_models(body.models)
+                row.models = None if body.clear_models else self._grants.models(body.models)
                 detail["models"] = row.models
             if body.metadata is not None:
                 row.meta = dict(body.metadata)
@@ -168,7 +147,7 @@ class Administration:
     # users ---------------------------------------------------------------------------------
     async def create_user(self, actor: Actor, body: views.NewUser) -> views.UserView:
         actor.demand(Role.TEAM_ADMIN)
-        role = self._grantable(actor, Role(body.role))
+        role = self._grants.role(actor, Role(body.role))
         async with self._database.session() as session:
             team = await self._team(session, actor, body.team_id or actor.principal.team or "")
             row = UserRow(
@@ -199,10 +178,10 @@ class Administration:
         actor.demand(Role.TEAM_ADMIN)
         async with self._database.session() as session:
             row = await self._user(session, actor, user_id)
-            self._grantable(actor, Role(row.role))  # may not touch someone above itself
+            self._grants.role(actor, Role(row.role))  # may not touch someone above itself
             detail: dict[str, object] = {}
             if body.role is not None:
-                row.role = self._grantable(actor, Role(body.role)).value
+                row.role = self._grants.role(actor, Role(body.role)).value
                 detail["role"] = row.role
             if body.disabled is not None:
                 row.disabled_at = self._now() if body.disabled else None
@@ -214,8 +193,8 @@ class Administration:
     # keys ----------------------------------------------------------------------------------
     async def create_key(self, actor: Actor, body: views.NewKey) -> views.NewKeyView:
         actor.demand(Role.TEAM_ADMIN)
-        role = self._grantable(actor, Role(body.role))
-        expires_at = self._expiry(actor, body)
+        role = self._grants.role(actor, Role(body.role))
+        expires_at = self._grants.expiry(actor, body)
         async with self._database.session() as session:
             team_id = body.team_id or actor.principal.team
             team = await self._team(session, actor, team_id) if team_id else None
@@ -225,8 +204,8 @@ class Administration:
                 user = await self._user(session, actor, body.user_id)
                 if team is None or user.team_id != team.id:
                     raise missing("user", body.user_id)
-                self._grantable_to(role, Role(user.role))
-            models = self._key_models(actor, team, body.models)
+                self._grants.role_for_user(role, Role(user.role))
+            models = self._grants.key_models(actor, team.models if team else None, body.models)
             minted = self._hasher.mint()
             row = KeyRow(
                 id=new_id("key"),
@@ -275,13 +254,15 @@ class Administration:
         actor.demand(Role.TEAM_ADMIN)
         async with self._database.session() as session:
             row = await self._key(session, actor, key_id)
-            self._grantable(actor, Role(row.role))
+            self._grants.role(actor, Role(row.role))
             team = await session.get(TeamRow, row.team_id) if row.team_id else None
             detail: dict[str, object] = {}
             if body.name is not None:
                 row.name = detail["name"] = body.name
             if body.models is not None:
-                row.models = self._key_models(actor, team, body.models)
+                row.models = self._grants.key_models(
+                    actor, team.models if team else None, body.models
+                )
                 detail["models"] = row.models
             if body.metadata is not None:
                 row.meta = dict(body.metadata)
@@ -297,7 +278,7 @@ class Administration:
         now = self._now()
         async with self._database.session() as session:
             old = await self._key(session, actor, key_id)
-            self._grantable(actor, Role(old.role))
+            self._grants.role(actor, Role(old.role))
             if old.revoked_at is not None:
                 raise UnprocessableError("A revoked key cannot be rotated.", param="id")
             minted = self._hasher.mint()
@@ -329,7 +310,7 @@ class Administration:
         actor.demand(Role.TEAM_ADMIN)
         async with self._database.session() as session:
             row = await self._key(session, actor, key_id)
-            self._grantable(actor, Role(row.role))
+            self._grants.role(actor, Role(row.role))
             if row.revoked_at is None:
                 row.revoked_at = self._now()
                 self._audit(session, actor, Change("key.revoke", "key", row.id, row.team_id, {}))
@@ -371,60 +352,6 @@ class Administration:
         if row is None or not _sees(actor, row.team_id):
             raise missing("audit entry", entry_id)
         return views.AuditView.model_validate(row)
-
-    # rules ---------------------------------------------------------------------------------
-    def _grantable(self, actor: Actor, role: Role) -> Role:
-        if not actor.role.covers(role):
-            raise UnprocessableError(
-                f"You cannot grant the {role.value} role: it is above your own.", param="role"
-            )
-        return role
-
-    @staticmethod
-    def _grantable_to(role: Role, user_role: Role) -> None:
-        if not user_role.covers(role):
-            raise UnprocessableError("A key cannot carry more than its user's role.", param="role")
-
-    def _checked_models(self, models: Sequence[str] | None) -> list[str] | None:
-        if models is None:
-            return None
-        unknown = sorted(set(models) - self._known_models)
-        if unknown:
-            raise UnprocessableError(f"Unknown models: {', '.join(unknown)[:300]}", param="models")
-        return sorted(set(models))
-
-    def _key_models(
-        self, actor: Actor, team: TeamRow | None, requested: Sequence[str] | None
-    ) -> list[str] | None:
-        """The key's allowlist: within the team's and within the caller's own, never wider."""
-        models = self._checked_models(requested)
-        own = actor.principal.models
-        if models is None:
-            return None if own is None else sorted(own)
-        if own is not None and not set(models) <= own:
-            raise UnprocessableError("You cannot grant models you may not use.", param="models")
-        if team is not None and team.models is not None and not set(models) <= set(team.models):
-            raise UnprocessableError("A key cannot widen its team's models.", param="models")
-        return models
-
-    def _expiry(self, actor: Actor, body: views.NewKey) -> datetime | None:
-        if body.expires_at is not None and body.expires_in is not None:
-            raise UnprocessableError("Give expires_at or expires_in, not both.", param="expires_at")
-        expires_at = body.expires_at
-        if body.expires_in is not None:
-            expires_at = self._now() + timedelta(seconds=body.expires_in)
-        if expires_at is not None:
-            if expires_at.tzinfo is None:
-                raise UnprocessableError("expires_at needs a time zone.", param="expires_at")
-            if expires_at <= self._now():
-                raise UnprocessableError("expires_at is in the past.", param="expires_at")
-        own = actor.principal.expires_at
-        outlives = own is not None and (expires_at is None or expires_at > own)
-        if actor.principal.kind == "key" and outlives:
-            raise UnprocessableError(
-                "A key cannot outlive the key that creates it.", param="expires_at"
-            )
-        return expires_at
 
     def _scoped(
         self, query: Select[Row], column: Any, actor: Actor, team_id: str | None

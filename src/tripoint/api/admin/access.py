@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tripoint.api.errors import error_response
-from tripoint.auth.administration import Actor
+from tripoint.auth.grants import Actor
 from tripoint.auth.roles import Role
 from tripoint.errors import PermissionDeniedError, RequestTooLargeError, TripointError
 from tripoint.gateway import Gateway

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from tripoint.api.admin.access import RoleRequirement
 from tripoint.auth import views
-from tripoint.auth.administration import Actor, Administration
+from tripoint.auth.administration import Administration
+from tripoint.auth.grants import Actor
 from tripoint.auth.roles import Role
 
 
