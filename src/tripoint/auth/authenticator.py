@@ -67,13 +67,17 @@ class Authenticator:
         if self._bootstrap is not None and hmac.compare_digest(digest, self._bootstrap):
             return Principal(id="bootstrap", role=Role.ADMIN, kind="bootstrap")
         if well_formed(credential):
-            return self._from_key(await self.keys.get(digest))
+            return self._from_key(digest, await self.keys.get(digest))
         if self._tokens is not None and looks_like_jwt(credential):
             return await self._from_token(credential)
         raise AuthenticationError(INVALID)
 
-    def _from_key(self, grant: KeyGrant | None) -> Principal:
-        if grant is None or (grant.expires_at is not None and grant.expires_at <= self._now()):
+    def _from_key(self, digest: str, grant: KeyGrant | None) -> Principal:
+        # Found by digest; compared again in constant time so no code path compares secrets
+        # (or their digests) with a short-circuiting `==`.
+        if grant is None or not hmac.compare_digest(grant.digest, digest):
+            raise AuthenticationError(INVALID)
+        if grant.expires_at is not None and grant.expires_at <= self._now():
             raise AuthenticationError(INVALID)
         return Principal(
             id=grant.user_id or grant.key_id,

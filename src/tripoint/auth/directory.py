@@ -17,6 +17,7 @@ class KeyGrant:
     """What a live key allows, as of when it was loaded."""
 
     key_id: str
+    digest: str
     role: Role
     team_id: str | None
     user_id: str | None
@@ -60,6 +61,7 @@ class Directory:
             return None
         return KeyGrant(
             key_id=row.id,
+            digest=row.digest,
             role=Role(row.role),
             team_id=row.team_id,
             user_id=row.user_id,
