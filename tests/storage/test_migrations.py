@@ -119,7 +119,7 @@ def test_unsupported_database_is_a_config_error_that_hides_the_dsn(
     with pytest.raises(ConfigError) as caught:
         database_url(parse_settings("storage: {url: env:TRIPOINT_TEST_DSN}"))
 
-    assert "mysql" in str(caught.value)
+    assert "storage.url: unsupported database" in str(caught.value)
     assert "hunter2" not in str(caught.value)
 
 
@@ -144,3 +144,13 @@ async def test_an_unreachable_database_is_503_not_a_traceback(tmp_path: Path) ->
             await session.execute(text("SELECT 1"))
     assert await database.ping() is False
     await database.close()
+
+
+def test_a_short_pepper_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIPOINT_TEST_PEPPER", "short")
+
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("auth: {pepper: env:TRIPOINT_TEST_PEPPER}")
+
+    assert "auth.pepper" in str(caught.value)
+    assert "short" not in str(caught.value).replace("at least", "")

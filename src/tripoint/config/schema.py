@@ -18,6 +18,8 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SecretStr,
+    field_validator,
     model_validator,
 )
 
@@ -90,8 +92,21 @@ class StorageSettings(Strict):
     pool_size: PositiveInt = 10
     connect_timeout: PositiveFloat = 5.0
 
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, url: SecretStr | None) -> SecretStr | None:
+        scheme = url.get_secret_value().partition("://")[0] if url is not None else "sqlite"
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "unsupported database (value not shown); use postgresql://... or sqlite:///..."
+            )
+        return url
+
 
 Role = Literal["admin", "team_admin", "member", "viewer"]
+DATABASE_SCHEMES = frozenset(
+    {"postgresql", "postgres", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
+)
 
 
 class JwtKey(Strict):
@@ -128,12 +143,19 @@ class JwtSettings(Strict):
 class AuthSettings(Strict):
     """Virtual API keys, JWT bearer tokens, roles. Without this section the gateway is open."""
 
-    pepper: Secret  # HMAC-SHA-256 server secret for key hashes; never rotate it casually
+    pepper: Secret  # HMAC-SHA-256 server secret for key hashes; changing it voids every key
     bootstrap_admin_key: Secret | None = None  # an admin key from config, for the first login
     key_cache_ttl: PositiveFloat = 10.0  # seconds; bounds revocation delay on other replicas
     key_cache_size: PositiveInt = 100_000
     rotation_grace: NonNegativeFloat = 86_400.0  # seconds a rotated key keeps working
     jwt: JwtSettings | None = None
+
+    @field_validator("pepper")
+    @classmethod
+    def _long_pepper(cls, pepper: SecretStr) -> SecretStr:
+        if len(pepper.get_secret_value()) < 16:
+            raise ValueError("the pepper must be at least 16 characters (value not shown)")
+        return pepper
 
 
 class Settings(Strict):
