@@ -127,6 +127,19 @@ def test_oversized_admin_bodies_are_refused(gw: AuthGateway) -> None:
     assert response.status_code == 413
 
 
+def test_oversized_chunked_admin_bodies_are_refused(gw: AuthGateway) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(100):
+            yield b"x" * 1000
+
+    response = gw.admin(
+        "POST", "/orgs", content=chunks(), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_unknown_admin_path_is_a_404_envelope(gw: AuthGateway) -> None:
     response = gw.admin("GET", "/nothing-here")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tripoint.api.errors import error_response
 from tripoint.auth.grants import Actor
@@ -33,6 +33,7 @@ class Authenticated:
             declared = headers.get("content-length", "0")
             if not declared.isdigit() or int(declared) > MAX_ADMIN_BODY:
                 raise RequestTooLargeError(f"Admin bodies are limited to {MAX_ADMIN_BODY} bytes.")
+            receive = await _read_capped(receive)
         except TripointError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -53,3 +54,27 @@ class RoleRequirement:
         source = request.client.host if request.client else None
         request_id = getattr(request.state, "request_id", None)
         return Actor(principal, source=source, request_id=request_id)
+
+
+async def _read_capped(receive: Receive) -> Receive:
+    """Read the whole (small) body first, counting, since a chunked one declares no length;
+    then replay it to FastAPI."""
+    body, more = bytearray(), True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return receive  # a disconnect: let the app see it
+        body += message.get("body", b"")
+        more = bool(message.get("more_body", False))
+        if len(body) > MAX_ADMIN_BODY:
+            raise RequestTooLargeError(f"Admin bodies are limited to {MAX_ADMIN_BODY} bytes.")
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()
+        replayed = True
+        return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+    return replay
