@@ -84,6 +84,21 @@ def _run(config_path: Path | None, job: Callable[[Administration, Actor], Awaita
         sys.exit(1)
 
 
+async def team_id(admin: Administration, actor: Actor, given: str | None) -> str | None:
+    """`--team` takes an id or a name, as operators type it."""
+    if given is None or given.startswith("team_"):
+        return given
+    matches = [t.id for t in await admin.list_teams(actor) if t.name == given]
+    return matches[0] if matches else given  # unknown: let the lookup say "not found"
+
+
+async def org_id(admin: Administration, actor: Actor, given: str) -> str:
+    if given.startswith("org_"):
+        return given
+    matches = [o.id for o in await admin.list_orgs(actor) if o.name == given]
+    return matches[0] if matches else given
+
+
 def _body(model: type[B], **fields: object) -> B:
     try:
         return model.model_validate({k: v for k, v in fields.items() if v is not None})
@@ -158,12 +173,17 @@ def teams() -> None:
 
 @teams.command("create")
 @click.argument("name")
-@click.option("--org", "org_id", required=True, help="The organisation's id.")
+@click.option("--org", "org", required=True, help="The organisation's id or name.")
 @click.option("--models", help="Comma-separated models the team may use (default: all).")
 @config_option
-def create_team(name: str, org_id: str, models: str | None, config_path: Path | None) -> None:
-    body = _body(views.NewTeam, name=name, org_id=org_id, models=_models(models))
-    _echo(_run(config_path, lambda admin, actor: admin.create_team(actor, body)))
+def create_team(name: str, org: str, models: str | None, config_path: Path | None) -> None:
+    body = _body(views.NewTeam, name=name, org_id=org, models=_models(models))
+
+    async def job(admin: Administration, actor: Actor) -> views.TeamView:
+        found = await org_id(admin, actor, org)
+        return await admin.create_team(actor, body.model_copy(update={"org_id": found}))
+
+    _echo(_run(config_path, job))
 
 
 @teams.command("list")
@@ -198,12 +218,17 @@ def users() -> None:
 
 @users.command("create")
 @click.argument("email")
-@click.option("--team", "team_id", required=True)
+@click.option("--team", "team", required=True, help="The team's id or name.")
 @click.option("--role", default="member", show_default=True)
 @config_option
-def create_user(email: str, team_id: str, role: str, config_path: Path | None) -> None:
-    body = _body(views.NewUser, email=email, team_id=team_id, role=role)
-    _echo(_run(config_path, lambda admin, actor: admin.create_user(actor, body)))
+def create_user(email: str, team: str, role: str, config_path: Path | None) -> None:
+    body = _body(views.NewUser, email=email, team_id=team, role=role)
+
+    async def job(admin: Administration, actor: Actor) -> views.UserView:
+        found = await team_id(admin, actor, team)
+        return await admin.create_user(actor, body.model_copy(update={"team_id": found}))
+
+    _echo(_run(config_path, job))
 
 
 @users.command("list")
@@ -220,7 +245,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--team", "team_id", default=None, help="The team's id (omit only for admin keys).")
+@click.option("--team", "team", default=None, help="The team's id or name (omit for admin keys).")
 @click.option("--user", "user_id", default=None)
 @click.option("--name", default=None)
 @click.option("--role", default="member", show_default=True)
@@ -229,7 +254,7 @@ def keys() -> None:
 @config_option
 def create_key(
     *,
-    team_id: str | None,
+    team: str | None,
     user_id: str | None,
     name: str | None,
     role: str,
@@ -240,30 +265,33 @@ def create_key(
     """Create a key; the full key is printed once, never again."""
     body = _body(
         views.NewKey,
-        team_id=team_id,
+        team_id=team,
         user_id=user_id,
         name=name,
         role=role,
         models=_models(models),
         expires_in=duration(expires) if expires else None,
     )
-    _echo(_run(config_path, lambda admin, actor: admin.create_key(actor, body)))
+
+    async def job(admin: Administration, actor: Actor) -> views.NewKeyView:
+        found = await team_id(admin, actor, team)
+        return await admin.create_key(actor, body.model_copy(update={"team_id": found}))
+
+    _echo(_run(config_path, job))
 
 
 @keys.command("list")
-@click.option("--team", "team_id", default=None)
+@click.option("--team", "team", default=None, help="The team's id or name.")
 @click.option("--all", "include_revoked", is_flag=True, help="Include revoked keys.")
 @config_option
-def list_keys(team_id: str | None, include_revoked: bool, config_path: Path | None) -> None:
+def list_keys(team: str | None, include_revoked: bool, config_path: Path | None) -> None:
     """Keys by prefix and last four characters (the secret is never stored)."""
-    _echo(
-        _run(
-            config_path,
-            lambda admin, actor: admin.list_keys(
-                actor, team_id, include_revoked=include_revoked, limit=1000
-            ),
-        )
-    )
+
+    async def job(admin: Administration, actor: Actor) -> list[views.KeyView]:
+        found = await team_id(admin, actor, team)
+        return await admin.list_keys(actor, found, include_revoked=include_revoked, limit=1000)
+
+    _echo(_run(config_path, job))
 
 
 @keys.command("revoke")

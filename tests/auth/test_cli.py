@@ -58,6 +58,20 @@ def test_keys_made_by_the_cli_work_through_the_openai_sdk(
     assert created["expires_at"] is not None
 
 
+def test_teams_and_orgs_may_be_named_instead_of_identified(cli: Cli) -> None:
+    cli("orgs", "create", "acme")
+    team = cli("teams", "create", "search", "--org", "acme")
+
+    created = cli(
+        "keys", "create", "--team", "search", "--models", "chat-default", "--expires", "30d"
+    )
+    listed = cli("keys", "list", "--team", "search")
+
+    assert created["team_id"] == team["id"]
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert "No team" in cli("keys", "create", "--team", "nonesuch", code=1)
+
+
 def test_keys_list_shows_prefixes_and_revoke_takes_a_key_out(cli: Cli) -> None:
     org = cli("orgs", "create", "acme")
     team = cli("teams", "create", "search", "--org", org["id"])
