@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import openai
 import pytest
 
-from tests.auth.conftest import AuthGateway, Secrets, auth_settings
+from tests.auth.conftest import DATABASES, AuthGateway, Secrets, auth_settings, database_dsn
 from tests.fakes.jwks_server import JwksServer, SigningKey, claims
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.servers import GatewayThread
@@ -150,9 +151,9 @@ async def test_no_keys_at_all_is_503_not_401(jwks: JwksServer) -> None:
 
 
 # end to end through the gateway --------------------------------------------------------------
-@pytest.fixture
+@pytest.fixture(params=DATABASES)
 def jwt_gateway(
-    jwks: JwksServer, fake_openai: FakeOpenAI, tmp_path, request: pytest.FixtureRequest
+    jwks: JwksServer, fake_openai: FakeOpenAI, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[AuthGateway]:
     extra = f"""
   jwt:
@@ -161,9 +162,9 @@ def jwt_gateway(
     jwks_url: {jwks.url}
     role_map: {{platform-admins: admin}}
 """
-    secret = Secrets(dsn=f"sqlite:///{tmp_path}/t.db")
+    secret = Secrets(dsn=database_dsn(request.param, request, tmp_path))
     server = GatewayThread(auth_settings(fake_openai.base_url, secret, tmp_path, extra)).start()
-    gateway = AuthGateway(server, secret, "sqlite")
+    gateway = AuthGateway(server, secret, request.param)
     yield gateway
     gateway.session.close()
     server.stop()

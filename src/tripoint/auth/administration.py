@@ -218,7 +218,7 @@ class Administration:
                 role=role.value,
                 models=models,
                 meta=dict(body.metadata),
-                created_by=actor.principal.id,
+                created_by=actor.principal.id[:80],
                 created_at=self._now(),
                 expires_at=expires_at,
             )
@@ -293,7 +293,7 @@ class Administration:
                 role=old.role,
                 models=old.models,
                 meta=dict(old.meta),
-                created_by=actor.principal.id,
+                created_by=actor.principal.id[:80],
                 created_at=now,
                 expires_at=old.expires_at,
             )
