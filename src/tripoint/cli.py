@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tripoint import __version__
+from tripoint.admin_cli import COMMANDS
 from tripoint.config import Settings, load_settings
 from tripoint.config.defaults import embedded_settings
 from tripoint.errors import ConfigError
@@ -102,5 +103,8 @@ def _settings_or_exit(config_path: Path | None) -> Settings:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
 
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 logging.captureWarnings(capture=True)

@@ -59,7 +59,6 @@ def memory_gateway(upstream: FakeOpenAI) -> Iterator[GatewayThread]:
 async def test_budget_admits_exactly_what_it_can_pay_for(memory_gateway: GatewayThread) -> None:
     responses = await fire([memory_gateway.url], 200)
 
-    ok = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code == 429]
     assert Counter(r.status_code for r in responses) == {200: 100, 429: 100}
     error = refused[0].json()["error"]

@@ -19,6 +19,8 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SecretStr,
+    field_validator,
     model_validator,
 )
 
@@ -229,6 +231,79 @@ class ServerSettings(Strict):
     shutdown_grace: NonNegativeFloat = 10.0
 
 
+class StorageSettings(Strict):
+    """The SQL store for keys, teams, audit (and later usage, batches, budgets)."""
+
+    url: Secret | None = None  # a PostgreSQL DSN by reference; default SQLite in data_dir
+    pool_size: PositiveInt = 10
+    connect_timeout: PositiveFloat = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, url: SecretStr | None) -> SecretStr | None:
+        scheme = url.get_secret_value().partition("://")[0] if url is not None else "sqlite"
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "unsupported database (value not shown); use postgresql://... or sqlite:///..."
+            )
+        return url
+
+
+Role = Literal["admin", "team_admin", "member", "viewer"]
+DATABASE_SCHEMES = frozenset(
+    {"postgresql", "postgres", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
+)
+
+
+class JwtKey(Strict):
+    """A static verification key: a PEM public key, or an HMAC secret for HS* algorithms."""
+
+    kid: str | None = None
+    key: Secret
+
+
+class JwtSettings(Strict):
+    """OIDC/JWT bearer tokens: signature (JWKS URL or static keys), iss, aud, exp, nbf."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: HttpUrl | None = None
+    keys: tuple[JwtKey, ...] = ()
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwks_cache_ttl: PositiveFloat = 300.0  # seconds a fetched JWKS is trusted
+    jwks_min_refresh: NonNegativeFloat = 10.0  # an unknown kid refetches at most this often
+    leeway: NonNegativeFloat = 30.0  # clock skew allowed on exp/nbf, seconds
+    subject_claim: str = "sub"
+    team_claim: str = "team"  # its value names a team (`teams.name`)
+    role_claim: str = "role"
+    role_map: dict[str, Role] = Field(default_factory=dict)  # claim value -> role
+    default_role: Role | None = "member"  # when the role claim is absent; None rejects
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> JwtSettings:
+        if (self.jwks_url is None) == (not self.keys):
+            raise ValueError("set exactly one of jwks_url or keys")
+        return self
+
+
+class AuthSettings(Strict):
+    """Virtual API keys, JWT bearer tokens, roles. Without this section the gateway is open."""
+
+    pepper: Secret  # HMAC-SHA-256 server secret for key hashes; changing it voids every key
+    bootstrap_admin_key: Secret | None = None  # an admin key from config, for the first login
+    key_cache_ttl: PositiveFloat = 10.0  # seconds; bounds revocation delay on other replicas
+    key_cache_size: PositiveInt = 100_000
+    rotation_grace: NonNegativeFloat = 86_400.0  # seconds a rotated key keeps working
+    jwt: JwtSettings | None = None
+
+    @field_validator("pepper")
+    @classmethod
+    def _long_pepper(cls, pepper: SecretStr) -> SecretStr:
+        if len(pepper.get_secret_value()) < 16:
+            raise ValueError("the pepper must be at least 16 characters (value not shown)")
+        return pepper
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
@@ -236,6 +311,8 @@ class Settings(Strict):
     routing: RoutingSettings = RoutingSettings()
     limits: LimitsSettings = LimitsSettings()
     governance: GovernanceSettings = GovernanceSettings()
+    storage: StorageSettings | None = None
+    auth: AuthSettings | None = None
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

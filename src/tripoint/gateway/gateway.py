@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tripoint.auth.identity import Identity
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
-from tripoint.pipeline.call import Call, Record, operation_of
+from tripoint.pipeline.call import ANONYMOUS, Call, Principal, Record, operation_of
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
@@ -48,6 +49,7 @@ class Gateway:
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
         quota: BackendQuota | None = None,
+        identity: Identity | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -73,7 +75,14 @@ class Gateway:
             [filled[name] for name in PIPELINE if name in filled], router
         )
         self.components = tuple(components)
+        self.identity = identity  # None: an open gateway (no `auth` section)
         self.started = False
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The caller behind these headers; anonymous (may use everything) when auth is off."""
+        if self.identity is None:
+            return ANONYMOUS
+        return await self.identity.authenticator.authenticate(headers)
 
     async def start(self) -> None:
         """Components first (in order: later ones may use earlier ones), then providers."""
@@ -98,6 +107,7 @@ class Gateway:
         *,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        principal: Principal = ANONYMOUS,
     ) -> Call:
         """A new call for `request`; unknown models and unsupported operations are 404/400."""
         operation = operation_of(request)
@@ -116,6 +126,7 @@ class Gateway:
             targets=route.targets,
             record=record,
             headers=headers or {},
+            principal=principal,
         )
 
     def run(self, call: Call) -> ChunkStream:

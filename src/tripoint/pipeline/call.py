@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
@@ -34,7 +35,13 @@ class Principal:
     id: str
     team: str | None = None
     role: str = "member"
+    kind: str = "anonymous"  # anonymous | key | jwt | bootstrap
+    models: frozenset[str] | None = None  # the models it may use; None: every model
     key_id: str | None = None
+    expires_at: datetime | None = None
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
 
 
 ANONYMOUS = Principal(id="anonymous")
