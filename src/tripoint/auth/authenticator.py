@@ -82,6 +82,7 @@ class Authenticator:
         return Principal(
             id=grant.user_id or grant.key_id,
             team=grant.team_id,
+            team_name=grant.team_name,
             role=grant.role,
             kind="key",
             models=grant.models,
@@ -103,6 +104,7 @@ class Authenticator:
         return Principal(
             id=f"jwt:{claims.subject}",
             team=team.team_id if team else None,
+            team_name=team.name if team else None,
             role=claims.role,
             kind="jwt",
             models=team.models if team else None,

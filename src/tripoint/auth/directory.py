@@ -23,12 +23,14 @@ class KeyGrant:
     user_id: str | None
     models: frozenset[str] | None  # the key's allowlist narrowed by its team's; None: every
     expires_at: datetime | None
+    team_name: str | None = None  # what limits and governance policies name teams by
 
 
 @dataclass(frozen=True, slots=True)
 class TeamGrant:
     team_id: str
     models: frozenset[str] | None
+    name: str | None = None
 
 
 def narrow(team: list[str] | None, key: list[str] | None) -> frozenset[str] | None:
@@ -47,7 +49,7 @@ class Directory:
     async def key(self, digest: str) -> KeyGrant | None:
         """The live (not revoked, user not disabled) key with this digest, or None."""
         query = (
-            select(KeyRow, TeamRow.models, UserRow.disabled_at)
+            select(KeyRow, TeamRow.models, UserRow.disabled_at, TeamRow.name)
             .outerjoin(TeamRow, KeyRow.team_id == TeamRow.id)
             .outerjoin(UserRow, KeyRow.user_id == UserRow.id)
             .where(KeyRow.digest == digest)
@@ -56,7 +58,7 @@ class Directory:
             found = (await session.execute(query)).first()
         if found is None:
             return None
-        row, team_models, user_disabled = found
+        row, team_models, user_disabled, team_name = found
         if row.revoked_at is not None or user_disabled is not None:
             return None
         return KeyGrant(
@@ -67,6 +69,7 @@ class Directory:
             user_id=row.user_id,
             models=narrow(team_models, row.models) if row.team_id else _own(row.models),
             expires_at=row.expires_at,
+            team_name=team_name,
         )
 
     async def team(self, name: str) -> TeamGrant | None:
@@ -76,7 +79,9 @@ class Directory:
         if found is None:
             return None
         team_id, models = found
-        return TeamGrant(team_id=team_id, models=None if models is None else frozenset(models))
+        return TeamGrant(
+            team_id=team_id, models=None if models is None else frozenset(models), name=name
+        )
 
 
 def _own(models: list[str] | None) -> frozenset[str] | None:

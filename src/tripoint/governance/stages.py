@@ -42,8 +42,9 @@ class Classify:
     def classify(self, call: Call, findings: frozenset[str]) -> str:
         settings = self._settings
         candidates = [settings.default_class]
-        if call.principal.team in settings.team_classes:
-            candidates.append(settings.team_classes[call.principal.team])
+        team = call.principal.team_label
+        if team in settings.team_classes:
+            candidates.append(settings.team_classes[team])
         declared = call.headers.get(DATA_CLASS_HEADER)
         if declared is not None:
             if declared not in settings.classes:
@@ -67,7 +68,7 @@ class Govern:
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
         subject = Subject(
-            team=call.principal.team,
+            team=call.principal.team_label,
             model=call.model,
             data_class=call.data_class or self._settings.default_class,
             findings=call.findings,

@@ -33,12 +33,17 @@ class Principal:
     """The authenticated caller. Filled by the auth stage; anonymous until it exists."""
 
     id: str
-    team: str | None = None
+    team: str | None = None  # the team's id
     role: str = "member"
     kind: str = "anonymous"  # anonymous | key | jwt | bootstrap
     models: frozenset[str] | None = None  # the models it may use; None: every model
     key_id: str | None = None
     expires_at: datetime | None = None
+    team_name: str | None = None  # what limits and governance policies name teams by
+
+    @property
+    def team_label(self) -> str | None:
+        return self.team_name or self.team
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models
