@@ -101,6 +101,10 @@ class CallLedger:
         self._started = False
 
     @property
+    def database(self) -> Database:
+        return self._database
+
+    @property
     def pending(self) -> int:
         return len(self._queue)
 
