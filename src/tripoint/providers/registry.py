@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from tripoint.config.schema import Backend, OpenAIBackend
+from pathlib import Path
+
+from tripoint.config.schema import Backend, LocalBackend, OpenAIBackend
 from tripoint.providers.auth import bearer
 from tripoint.providers.base import Provider
+from tripoint.providers.local.provider import LocalProvider, engine_for
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
 from tripoint.providers.upstream import Upstream
 
 
-def build_provider(name: str, backend: Backend) -> Provider:
+def build_provider(name: str, backend: Backend, *, model_dir: Path) -> Provider:
+    """`model_dir`: where local models' relative paths point (server.data_dir/models)."""
     match backend:
+        case LocalBackend():
+            return LocalProvider(name, engine_for(backend, model_dir))
         case OpenAIBackend():
             headers = dict(backend.headers)
             if backend.organization:
