@@ -119,10 +119,9 @@ async def test_closing_the_stream_stops_the_generation(engine: Engine) -> None:
 
     await stream.aclose()
 
-    lane = engine._generators["stories"]
-    await until(lambda: lane.stats.running == 0)
-    assert lane.stats.stopped == 1
-    assert lane.stats.completed == 0
+    await until(lambda: engine.stats("stories").running == 0)
+    assert engine.stats("stories").stopped == 1
+    assert engine.stats("stories").completed == 0
 
 
 async def test_a_full_queue_refuses_more_requests(engine: Engine) -> None:

@@ -47,7 +47,7 @@ def add_model(model_dir: Path, source: Path, name: str | None = None) -> Entry:
         with source.open("rb") as f:
             if f.read(4) != GGUF_MAGIC:
                 raise CatalogError(f"{source} is not a GGUF file")
-        target = model_dir / f"{_checked(name or source.stem)}.gguf"
+        target = model_dir / f"{_checked(source.stem if name is None else name)}.gguf"
         _refuse_existing(target)
         model_dir.mkdir(parents=True, exist_ok=True)
         _copy_file(source, target)
@@ -58,7 +58,7 @@ def add_model(model_dir: Path, source: Path, name: str | None = None) -> Entry:
         tokenizers = [folder / t for t in TOKENIZER_FILES if (folder / t).is_file()]
         if not tokenizers:
             raise CatalogError(f"{folder} has no {' or '.join(TOKENIZER_FILES)}")
-        target = model_dir / _checked(name or folder.name)
+        target = model_dir / _checked(folder.name if name is None else name)
         _refuse_existing(target)
         staging = model_dir / f".{target.name}.partial"
         shutil.rmtree(staging, ignore_errors=True)

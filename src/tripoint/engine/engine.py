@@ -13,7 +13,7 @@ from tripoint.engine.errors import (
     ModelLoadError,
     UnknownModelError,
 )
-from tripoint.engine.lane import Emit, Lane
+from tripoint.engine.lane import Emit, Lane, LaneStats
 from tripoint.engine.spec import Embeddings, Generation, Kind, ModelSpec, Piece
 
 if TYPE_CHECKING:
@@ -51,10 +51,17 @@ class Engine:
         return {lane.spec.name: lane.state() for lane in self._lanes()}
 
     def spec(self, model: str) -> ModelSpec:
+        return self._lane(model).spec
+
+    def stats(self, model: str) -> LaneStats:
+        """A snapshot of what the model's workers did (running, completed, stopped, failed)."""
+        return self._lane(model).snapshot()
+
+    def _lane(self, model: str) -> Lane[GGUFModel] | Lane[ONNXEmbedder]:
         lane = self._generators.get(model) or self._embedders.get(model)
         if lane is None:
             raise UnknownModelError(f"no local model named {model!r}")
-        return lane.spec
+        return lane
 
     async def generate(self, model: str, generation: Generation) -> AsyncGenerator[Piece, None]:
         """Text as it is produced; the last piece has the finish reason and token counts.

@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
 from tripoint.engine.channel import Channel
@@ -116,6 +116,10 @@ class Lane(Generic[R]):
             if self._failure is not None:
                 return f"failed: {self._failure}"
         return "loading" if self._eager else "lazy"
+
+    def snapshot(self) -> LaneStats:
+        with self._lock:
+            return replace(self.stats)
 
     def ready(self) -> bool:
         state = self.state()
