@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -186,3 +188,26 @@ async def test_runs_requests_on_two_instances_at_once() -> None:
         assert texts.pop().startswith(ONCE)
     finally:
         await engine.close()
+
+
+def test_loading_several_instances_keeps_the_process_output() -> None:
+    script = f"""
+import asyncio
+from pathlib import Path
+from tripoint.engine import Engine, Kind, ModelSpec
+
+async def main():
+    engine = Engine([ModelSpec("s", Path({str(stories())!r}), Kind.GENERATE, instances=4)])
+    await engine.start()
+    while not engine.ready():
+        await asyncio.sleep(0.01)
+    await engine.close()
+    print("still-visible", flush=True)
+
+asyncio.run(main())
+"""
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
+
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"still-visible" in done.stdout

@@ -18,6 +18,11 @@ from tripoint.engine.text import TextStream
 
 ChatFormatter = Callable[..., llama_chat_format.ChatFormatterResponse]
 
+# Loading with verbose=False silences llama.cpp by swapping the process's stdout/stderr file
+# descriptors (dup2). Two loads at once interleave the swaps and leave the process writing to
+# /dev/null for good, so loads are serialised process-wide; the lock guards that global state.
+_LOADING = threading.Lock()
+
 
 class GGUFModel:
     """One loaded instance; used only by the thread that loaded it."""
@@ -26,13 +31,14 @@ class GGUFModel:
         if not spec.path.is_file():
             raise ModelLoadError(f"model file {spec.path} does not exist")
         try:
-            self._llm = llama_cpp.Llama(
-                model_path=str(spec.path),
-                n_ctx=spec.context,
-                n_threads=spec.threads,
-                n_threads_batch=spec.threads,
-                verbose=False,
-            )
+            with _LOADING:
+                self._llm = llama_cpp.Llama(
+                    model_path=str(spec.path),
+                    n_ctx=spec.context,
+                    n_threads=spec.threads,
+                    n_threads_batch=spec.threads,
+                    verbose=False,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelLoadError(f"cannot load {spec.path.name}: {exc}") from None
         self._spec = spec
