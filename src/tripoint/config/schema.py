@@ -108,8 +108,17 @@ class ServerSettings(Strict):
     shutdown_grace: NonNegativeFloat = 10.0
 
 
+class BatchSettings(Strict):
+    """The batch lane: Files and Batches APIs, run by workers inside the gateway."""
+
+    enabled: bool = True
+    concurrency: PositiveInt = 4  # lines in flight per gateway process
+    max_file_bytes: PositiveInt = 200 * 1024 * 1024  # the largest upload (OpenAI's limit)
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
+    batch: BatchSettings = BatchSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
 

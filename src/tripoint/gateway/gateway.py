@@ -122,6 +122,9 @@ class Gateway:
     def run(self, call: Call) -> ChunkStream:
         return self._pipeline(call)
 
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
     async def readiness(self) -> dict[str, bool]:
         checks = {"config": True, "started": self.started}
         for component in self.components:

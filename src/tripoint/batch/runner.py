@@ -1,0 +1,206 @@
+"""Run batches: every line through the same pipeline as an interactive call, exactly once.
+
+The runner is a gateway component. It picks up active batches (also those a crash left
+behind), skips lines that already have a result, runs the rest with bounded concurrency, and
+finalises output and error files. A result row per (batch, custom_id) is the commit point, so a
+kill at any moment and a restart yield exactly one output line per custom_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Protocol
+
+from tripoint.batch import lines
+from tripoint.batch.records import BatchJob, Counts, LineResult, StoredFile, new_file_id, now
+from tripoint.batch.store import BatchStore, FileStore
+from tripoint.errors import TripointError
+from tripoint.pipeline.call import Call
+from tripoint.pipeline.stage import ChunkStream
+from tripoint.schema import render
+from tripoint.schema.chunks import ChatChunk, EmbeddingResult
+from tripoint.schema.json import JSONObject
+
+log = logging.getLogger("tripoint.batch")
+
+
+class Pipeline(Protocol):
+    """What the runner needs of the gateway (kept as a protocol: stages sit below it)."""
+
+    def call(
+        self,
+        request: lines.Request,
+        *,
+        request_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Call: ...
+
+    def run(self, call: Call) -> ChunkStream: ...
+
+
+class BatchRunner:
+    name = "batches"
+
+    def __init__(
+        self, files: FileStore, batches: BatchStore, *, concurrency: int = 4, poll: float = 1.0
+    ) -> None:
+        self.files = files
+        self.batches = batches
+        self._concurrency = concurrency
+        self._poll = poll  # also finds batches other processes created or cancelled
+        self._pipeline: Pipeline | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._cancelled: set[str] = set()
+
+    def bind(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._serve(), name="batch-runner")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.batches.close()
+
+    async def ready(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def cancel(self, batch_id: str) -> None:
+        self._cancelled.add(batch_id)
+        self._wake.set()
+
+    async def _serve(self) -> None:
+        while True:
+            self._wake.clear()
+            for job in await self.batches.active():
+                try:
+                    await self.process(job)
+                except TripointError as exc:
+                    log.warning("batch failed", extra={"batch": job.id, "error": exc.message})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def process(self, job: BatchJob) -> BatchJob:
+        """Take one batch as far as it goes: to completed, cancelled or failed."""
+        content = await self.files.content(job.input_file_id, job.owner)
+        if content is None:
+            return await self._fail(job, "the input file no longer exists")
+        raw = [line for line in content.splitlines() if line.strip()]
+        parsed = [lines.parse(line, number, job.endpoint) for number, line in enumerate(raw)]
+        ids = [p.custom_id for p in parsed]
+        if len(set(ids)) != len(ids):
+            return await self._fail(job, "custom_id values must be unique within a batch")
+        if job.status == "validating":
+            job = await self._move(job, "in_progress", counts=Counts(total=len(parsed)))
+        if job.status == "in_progress":
+            await self._run_lines(job, parsed)
+        return await self._finish(job)
+
+    async def _run_lines(self, job: BatchJob, parsed: list[lines.Line | lines.BadLine]) -> None:
+        done = await self.batches.done(job.id)
+        pending = iter([(n, p) for n, p in enumerate(parsed) if p.custom_id not in done])
+
+        async def worker() -> None:
+            for number, line in pending:
+                if await self._is_cancelled(job.id):
+                    return
+                await self.batches.record(job.id, await self._execute(number, line))
+
+        await asyncio.gather(*(worker() for _ in range(self._concurrency)))
+
+    async def _is_cancelled(self, batch_id: str) -> bool:
+        if batch_id in self._cancelled:
+            return True
+        current = await self.batches.get(batch_id)
+        return current is None or current.status == "cancelling"
+
+    async def _execute(self, number: int, line: lines.Line | lines.BadLine) -> LineResult:
+        if isinstance(line, lines.BadLine):
+            return LineResult(
+                line.custom_id,
+                number,
+                False,
+                lines.error_line(line.custom_id, line.code, line.message),
+            )
+        if self._pipeline is None:
+            raise RuntimeError("the batch runner is not bound to a gateway")
+        try:
+            call = self._pipeline.call(line.request)
+            body = await _answer(call, self._pipeline.run(call))
+        except TripointError as exc:
+            error: JSONObject = {
+                "error": {
+                    "message": exc.message,
+                    "type": exc.type,
+                    "param": exc.param,
+                    "code": exc.code,
+                }
+            }
+            code = exc.code or exc.type
+            body_line = lines.error_line(
+                line.custom_id, code, exc.message, status=exc.status, body=error
+            )
+            return LineResult(line.custom_id, number, False, body_line)
+        return LineResult(
+            line.custom_id, number, True, lines.output_line(line.custom_id, call.request_id, body)
+        )
+
+    async def _finish(self, job: BatchJob) -> BatchJob:
+        current = await self.batches.get(job.id) or job
+        cancelled = current.status == "cancelling" or job.id in self._cancelled
+        results = await self.batches.results(job.id)
+        ok = [r.body for r in results if r.ok]
+        failed = [r.body for r in results if not r.ok]
+        output = await self._write(current, ok, "output") if ok else None
+        errors = await self._write(current, failed, "error") if failed else None
+        counts = Counts(current.counts.total, len(ok), len(failed))
+        self._cancelled.discard(job.id)
+        return await self._move(
+            current,
+            "cancelled" if cancelled else "completed",
+            counts=counts,
+            output_file_id=output,
+            error_file_id=errors,
+        )
+
+    async def _write(self, job: BatchJob, rows: list[bytes], kind: str) -> str:
+        content = b"\n".join(rows) + b"\n"
+        stored = StoredFile(
+            new_file_id(), job.owner, "batch_output", f"{job.id}_{kind}.jsonl", len(content)
+        )
+        await self.files.put(stored, content)
+        return stored.id
+
+    async def _fail(self, job: BatchJob, why: str) -> BatchJob:
+        return await self._move(job, "failed", errors=(why,))
+
+    async def _move(self, job: BatchJob, status: str, **changes: object) -> BatchJob:
+        moved = replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]
+        await self.batches.save(moved)
+        return moved
+
+
+async def _answer(call: Call, chunks: ChunkStream) -> JSONObject:
+    try:
+        gathered = [chunk async for chunk in chunks]
+    finally:
+        await chunks.aclose()
+    ident = render.Identity(id=call.request_id, model=call.model)
+    embedding = next((c for c in gathered if isinstance(c, EmbeddingResult)), None)
+    if embedding is not None:
+        return render.embedding_response_json(embedding, ident)
+    whole = [c for c in gathered if isinstance(c, ChatChunk)]
+    if call.operation.value == "chat":
+        return render.chat_response_json(whole, replace(ident, id=f"chatcmpl-{call.request_id}"))
+    return render.completion_response_json(whole, replace(ident, id=f"cmpl-{call.request_id}"))
