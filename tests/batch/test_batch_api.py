@@ -178,3 +178,19 @@ def test_data_dir_holds_the_state(batch_gateway: GatewayThread, client: openai.O
 
     assert (Path(data_dir) / "batches.sqlite3").is_file()
     assert any((Path(data_dir) / "files").glob("file-*.json"))
+
+
+def test_request_counts_grow_while_the_batch_runs(
+    client: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
+    upstream.always(delay=0.02)
+    batch_id = submit(client, b"\n".join(line(f"p{i}") for i in range(100)))
+
+    seen = []
+    while (batch := client.batches.retrieve(batch_id)).status != "completed":
+        assert batch.request_counts is not None
+        seen.append(batch.request_counts.completed)
+        time.sleep(0.02)
+
+    assert any(0 < n < 100 for n in seen)
+    assert seen == sorted(seen)

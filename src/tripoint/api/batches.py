@@ -12,7 +12,8 @@ from starlette.responses import Response
 
 from tripoint.api.body import parse_request
 from tripoint.api.files import batch_lane, owner_of
-from tripoint.batch.records import BatchJob, new_batch_id, now
+from tripoint.batch.records import ACTIVE, BatchJob, Counts, new_batch_id, now
+from tripoint.batch.runner import BatchRunner
 from tripoint.errors import InvalidRequestError, NotFoundError
 from tripoint.schema.json import JSONObject
 
@@ -81,13 +82,14 @@ async def create(request: Request) -> Response:
 
 
 async def retrieve(request: Request) -> Response:
-    return _json(batch_json(await _batch(request)))
+    return _json(batch_json(await _progress(batch_lane(request), await _batch(request))))
 
 
 async def list_batches(request: Request) -> Response:
     limit = _limit(request.query_params.get("limit"))
     after = request.query_params.get("after")
-    jobs = await batch_lane(request).batches.owned(owner_of(request))
+    runner = batch_lane(request)
+    jobs = await runner.batches.owned(owner_of(request))
     if after:
         ids = [j.id for j in jobs]
         jobs = jobs[ids.index(after) + 1 :] if after in ids else []
@@ -95,7 +97,7 @@ async def list_batches(request: Request) -> Response:
     return _json(
         {
             "object": "list",
-            "data": [batch_json(j) for j in page],
+            "data": [batch_json(await _progress(runner, j)) for j in page],
             "first_id": page[0].id if page else None,
             "last_id": page[-1].id if page else None,
             "has_more": len(jobs) > limit,
@@ -109,10 +111,20 @@ async def cancel(request: Request) -> Response:
     if job.status not in ("validating", "in_progress", "cancelling"):
         raise InvalidRequestError(f"a batch that is {job.status} cannot be cancelled")
     if job.status != "cancelling":
-        job = replace(job, status="cancelling", times={**job.times, "cancelling": now()})
-        await runner.batches.save(job)
+        cancelling = replace(job, status="cancelling", times={**job.times, "cancelling": now()})
+        if not await runner.batches.save(cancelling, expect=job.status):
+            raise InvalidRequestError("the batch changed state meanwhile; retry the cancel")
+        job = cancelling
     runner.cancel(job.id)
-    return _json(batch_json(job))
+    return _json(batch_json(await _progress(runner, job)))
+
+
+async def _progress(runner: BatchRunner, job: BatchJob) -> BatchJob:
+    """Live request counts while the batch runs (the stored ones are final)."""
+    if job.status not in ACTIVE:
+        return job
+    succeeded, failed = await runner.batches.tally(job.id)
+    return replace(job, counts=Counts(job.counts.total, succeeded, failed))
 
 
 async def _batch(request: Request) -> BatchJob:

@@ -105,6 +105,8 @@ class BatchRunner:
             job = await self._move(job, "in_progress", counts=Counts(total=len(parsed)))
         if job.status == "in_progress":
             await self._run_lines(job, parsed)
+        if job.status == "validating":
+            job = replace(job, counts=Counts(total=len(parsed)))  # cancelled before it began
         return await self._finish(job)
 
     async def _run_lines(self, job: BatchJob, parsed: list[lines.Line | lines.BadLine]) -> None:
@@ -187,8 +189,10 @@ class BatchRunner:
 
     async def _move(self, job: BatchJob, status: str, **changes: object) -> BatchJob:
         moved = replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]
-        await self.batches.save(moved)
-        return moved
+        if await self.batches.save(moved, expect=job.status):
+            return moved
+        # cancelled meanwhile: the next pass picks the batch up in its new state
+        return await self.batches.get(job.id) or job
 
 
 async def _answer(call: Call, chunks: ChunkStream) -> JSONObject:

@@ -72,11 +72,19 @@ class SqliteBatchStore:
         )
         return [_load(row[0]) for row in rows]
 
-    async def save(self, job: BatchJob) -> None:
-        await self._run(
-            "UPDATE batch_jobs SET status = ?, body = ? WHERE id = ?",
-            (job.status, _dump(job), job.id),
+    async def save(self, job: BatchJob, *, expect: str) -> bool:
+        changed = await self._run(
+            "UPDATE batch_jobs SET status = ?, body = ? WHERE id = ? AND status = ?",
+            (job.status, _dump(job), job.id, expect),
         )
+        return changed == 1
+
+    async def tally(self, batch_id: str) -> tuple[int, int]:
+        rows = await self._query(
+            "SELECT ok, count(*) FROM batch_results WHERE batch_id = ? GROUP BY ok", (batch_id,)
+        )
+        counts = {bool(ok): int(n) for ok, n in rows}
+        return counts.get(True, 0), counts.get(False, 0)
 
     async def active(self) -> list[BatchJob]:
         if self._db is None and not self._path.exists():

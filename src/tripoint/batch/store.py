@@ -38,8 +38,13 @@ class BatchStore(Protocol):
         """Newest first."""
         ...
 
-    async def save(self, job: BatchJob) -> None:
-        """Replace the job's state (status, counts, files)."""
+    async def save(self, job: BatchJob, *, expect: str) -> bool:
+        """Replace the job's state if its stored status is still `expect` (compare-and-set:
+        a cancel and the runner never overwrite each other). False when it changed."""
+        ...
+
+    async def tally(self, batch_id: str) -> tuple[int, int]:
+        """(succeeded, failed) lines so far, for progress while the batch runs."""
         ...
 
     async def active(self) -> list[BatchJob]:
