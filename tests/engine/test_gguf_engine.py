@@ -213,3 +213,29 @@ asyncio.run(main())
 
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"still-visible" in done.stdout
+
+
+async def test_interactive_requests_go_before_queued_background_work() -> None:
+    spec = ModelSpec("stories", stories(), Kind.GENERATE, queue=8)
+    engine = await started(spec)
+    try:
+        await until(engine.ready)
+        finished: list[str] = []
+
+        async def run(name: str, tokens: int, *, background: bool) -> None:
+            request = Generation("Once upon a time", max_tokens=tokens, temperature=0)
+            async for _ in engine.generate("stories", request, background=background):
+                pass
+            finished.append(name)
+
+        busy = asyncio.ensure_future(run("busy", 300, background=False))
+        await until(lambda: engine.stats("stories").running == 1)
+        batch = [asyncio.ensure_future(run(f"batch{i}", 5, background=True)) for i in range(3)]
+        await asyncio.sleep(0.05)  # the background work is queued first
+        user = asyncio.ensure_future(run("user", 5, background=False))
+        await asyncio.gather(busy, user, *batch)
+
+        assert finished[:2] == ["busy", "user"]
+        assert sorted(finished[2:]) == ["batch0", "batch1", "batch2"]
+    finally:
+        await engine.close()

@@ -21,6 +21,7 @@ from tripoint.batch.store import BatchStore, FileStore
 from tripoint.errors import TripointError
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream
+from tripoint.providers.priority import BACKGROUND
 from tripoint.schema import render
 from tripoint.schema.chunks import ChatChunk, EmbeddingResult
 from tripoint.schema.json import JSONObject
@@ -175,6 +176,7 @@ async def execute(pipeline: Pipeline, number: int, line: lines.Line | lines.BadL
         return LineResult(
             line.custom_id, number, False, lines.error_line(line.custom_id, line.code, line.message)
         )
+    BACKGROUND.set(True)  # this task's calls yield to interactive traffic on shared engines
     try:
         call = pipeline.call(line.request)
         body = await _answer(call, pipeline.run(call))

@@ -63,9 +63,12 @@ class Engine:
             raise UnknownModelError(f"no local model named {model!r}")
         return lane
 
-    async def generate(self, model: str, generation: Generation) -> AsyncGenerator[Piece, None]:
+    async def generate(
+        self, model: str, generation: Generation, *, background: bool = False
+    ) -> AsyncGenerator[Piece, None]:
         """Text as it is produced; the last piece has the finish reason and token counts.
-        Closing the generator early stops the generation."""
+        Closing the generator early stops the generation. `background` work yields to
+        interactive requests waiting for the same model."""
         lane = self._generators.get(model)
         if lane is None:
             raise self._unknown(model, Kind.GENERATE)
@@ -74,7 +77,7 @@ class Engine:
             raise InvalidGenerationError(
                 f"max_tokens is {generation.max_tokens}; model {model!r} allows at most {limit}"
             )
-        stream = lane.run(partial(_generate, generation))
+        stream = lane.run(partial(_generate, generation), background=background)
         try:
             async for item in stream:
                 if isinstance(item, Piece):
@@ -82,11 +85,13 @@ class Engine:
         finally:
             await stream.aclose()
 
-    async def embed(self, model: str, texts: Sequence[str]) -> Embeddings:
+    async def embed(
+        self, model: str, texts: Sequence[str], *, background: bool = False
+    ) -> Embeddings:
         lane = self._embedders.get(model)
         if lane is None:
             raise self._unknown(model, Kind.EMBED)
-        stream = lane.run(partial(_embed, tuple(texts)))
+        stream = lane.run(partial(_embed, tuple(texts)), background=background)
         try:
             async for item in stream:
                 if isinstance(item, Embeddings):

@@ -9,6 +9,7 @@ client that goes away stops its generation within one token.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -25,6 +26,9 @@ log = logging.getLogger("tripoint.engine")
 R = TypeVar("R")  # the loaded model an instance owns
 Emit = Callable[[object], None]
 Work = Callable[[R, Emit, threading.Event], None]
+
+
+_INTERACTIVE, _BACKGROUND, _LAST = 0, 1, 2
 
 
 class _Done:
@@ -77,7 +81,9 @@ class Lane(Generic[R]):
     def __init__(self, spec: ModelSpec, load: Callable[[ModelSpec], R]) -> None:
         self.spec = spec
         self._load = load
-        self._jobs: queue.SimpleQueue[Job[R] | None] = queue.SimpleQueue()
+        # (priority, arrival, job): interactive before background, first come first served
+        self._jobs: queue.PriorityQueue[tuple[int, int, Job[R] | None]] = queue.PriorityQueue()
+        self._arrivals = itertools.count()
         self._threads: list[threading.Thread] = []
         self._admitted = 0  # requests queued or running; touched on the event loop only
         self._active: set[threading.Event] = set()
@@ -103,7 +109,7 @@ class Lane(Generic[R]):
         for cancelled in self._active:
             cancelled.set()
         for _ in self._threads:
-            self._jobs.put(None)
+            self._jobs.put((_LAST, next(self._arrivals), None))
         for thread in self._threads:
             await asyncio.to_thread(thread.join)
         self._threads.clear()
@@ -126,8 +132,9 @@ class Lane(Generic[R]):
         return state == "ready" or (state == "lazy" and self.spec.path.exists())
 
     # requests -------------------------------------------------------------------------------
-    async def run(self, work: Work[R]) -> AsyncGenerator[object, None]:
-        """Queue `work` and yield what it emits; closing the iterator cancels it."""
+    async def run(self, work: Work[R], *, background: bool = False) -> AsyncGenerator[object, None]:
+        """Queue `work` and yield what it emits; closing the iterator cancels it. Background
+        work (batch lines) waits while interactive requests are queued."""
         if self._closed:
             raise EngineClosedError("the engine is shutting down")
         if self._admitted >= self.spec.instances + self.spec.queue:
@@ -138,7 +145,7 @@ class Lane(Generic[R]):
         self._admitted += 1
         self._active.add(job.cancelled)
         try:
-            self._jobs.put(job)
+            self._jobs.put((_BACKGROUND if background else _INTERACTIVE, next(self._arrivals), job))
             while True:
                 for item in await job.channel.take():
                     if item is DONE:
@@ -154,7 +161,7 @@ class Lane(Generic[R]):
     # worker thread --------------------------------------------------------------------------
     def _serve(self) -> None:
         runtime = self._try_load() if self._eager else None
-        while (job := self._jobs.get()) is not None:
+        while (job := self._jobs.get()[2]) is not None:
             if job.cancelled.is_set():
                 job.channel.put(Failure(EngineClosedError("the request was cancelled")))
                 continue

@@ -8,6 +8,7 @@ from tripoint.config.schema import LocalBackend, LocalModel
 from tripoint.engine import Engine, Generation, Kind, ModelSpec
 from tripoint.providers.base import ChatStream
 from tripoint.providers.local import codec
+from tripoint.providers.priority import BACKGROUND
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import EmbeddingResult, Usage
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
@@ -40,7 +41,7 @@ class LocalProvider:
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
         texts = codec.embedding_texts(request)
         with codec.engine_errors(self.name):
-            result = await self.engine.embed(target.model, texts)
+            result = await self.engine.embed(target.model, texts, background=BACKGROUND.get())
         vectors: tuple[list[float] | str, ...] = (
             tuple(codec.base64_vector(v) for v in result.vectors)
             if request.encoding_format == "base64"
@@ -49,7 +50,7 @@ class LocalProvider:
         return EmbeddingResult(vectors, Usage(result.tokens, 0, result.tokens))
 
     async def _stream(self, generation: Generation, target: Target, *, chat: bool) -> ChatStream:
-        pieces = self.engine.generate(target.model, generation)
+        pieces = self.engine.generate(target.model, generation, background=BACKGROUND.get())
         first = True
         try:
             with codec.engine_errors(self.name):
