@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Protocol
@@ -57,6 +58,7 @@ class BatchRunner:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cancelled: set[str] = set()
+        self._checked: dict[str, float] = {}  # batch id -> when its status was last read
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -123,8 +125,14 @@ class BatchRunner:
         await asyncio.gather(*(worker() for _ in range(self._concurrency)))
 
     async def _is_cancelled(self, batch_id: str) -> bool:
+        """A cancel through this process is seen at once; one through another process (or
+        the store) within `poll` seconds, without a store read per line."""
         if batch_id in self._cancelled:
             return True
+        checked = self._checked.get(batch_id, 0.0)
+        if time.monotonic() - checked < self._poll:
+            return False
+        self._checked[batch_id] = time.monotonic()
         current = await self.batches.get(batch_id)
         return current is None or current.status == "cancelling"
 
@@ -143,6 +151,7 @@ class BatchRunner:
         errors = await self._write(current, failed, "error") if failed else None
         counts = Counts(current.counts.total, len(ok), len(failed))
         self._cancelled.discard(job.id)
+        self._checked.pop(job.id, None)
         return await self._move(
             current,
             "cancelled" if cancelled else "completed",
