@@ -29,14 +29,10 @@ class LocalProvider:
         return self.engine.ready()
 
     def chat(self, request: ChatRequest, target: Target) -> ChatStream:
-        with codec.engine_errors(self.name):
-            generation = codec.chat_generation(request)
-        return self._stream(generation, target, chat=True)
+        return self._stream(codec.chat_generation(request), target, chat=True)
 
     def complete(self, request: CompletionRequest, target: Target) -> ChatStream:
-        with codec.engine_errors(self.name):
-            generation = codec.completion_generation(request)
-        return self._stream(generation, target, chat=False)
+        return self._stream(codec.completion_generation(request), target, chat=False)
 
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
         texts = codec.embedding_texts(request)
