@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import openai
 import pytest
 
@@ -60,3 +61,29 @@ def test_embedded_defaults_answer_chat_and_embeddings(defaults_gateway: GatewayT
     assert chat.usage is not None
     assert chat.usage.completion_tokens <= 4
     assert len(embedding.data[0].embedding) == 384
+
+
+def test_a_missing_model_file_is_not_ready_and_a_clear_502(tmp_path: Path) -> None:
+    settings = parse_settings(
+        f"""
+server: {{data_dir: {tmp_path}}}
+backends:
+  local: {{type: local, models: {{gone: {{path: gone.gguf}}}}}}
+models:
+  chat-local: {{targets: [{{backend: local, model: gone}}]}}
+"""
+    )
+    server = GatewayThread(settings).start()
+    try:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="-", max_retries=0)
+        ready = httpx.get(server.url + "/readyz")
+
+        with pytest.raises(openai.APIStatusError) as caught:
+            client.completions.create(model="chat-local", prompt="Hi")
+
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["backend:local"] is False
+        assert caught.value.status_code == 502
+        assert "gone.gguf does not exist" in caught.value.message
+    finally:
+        server.stop()
