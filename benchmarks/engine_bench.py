@@ -148,6 +148,7 @@ async def main() -> None:
     engine = Engine([spec, embed])
     await engine.start()
     settings = parse_settings(f"""
+batch: {{enabled: false}}
 backends:
   local:
     type: local

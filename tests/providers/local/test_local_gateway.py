@@ -28,6 +28,7 @@ def gateway() -> Iterator[GatewayThread]:
     )
     settings = parse_settings(
         f"""
+batch: {{enabled: false}}
 backends:
   local:
     type: local
