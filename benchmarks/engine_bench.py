@@ -117,12 +117,17 @@ def http_embeddings(url: str) -> float:
 
 
 def report(name: str, unit: str, baseline: list[float], others: dict[str, list[float]]) -> None:
-    base = statistics.median(baseline)
-    print(f"\n{name} ({unit}, median of {len(baseline)} alternating rounds)")
-    print(f"  {'direct':<28} {base:10.1f}")
+    """Medians, and the median of per-round ratios: each round's contenders ran back to back,
+    so pairing them cancels most of the drift of a machine shared with other work."""
+    print(f"\n{name} ({unit}, median of {len(baseline)} alternating rounds; ratio = median of")
+    print("  per-round ratios to `direct`, with the lowest and highest round)")
+    print(f"  {'direct':<28} {statistics.median(baseline):10.1f}")
     for label, values in others.items():
-        value = statistics.median(values)
-        print(f"  {label:<28} {value:10.1f}   ratio {value / base:.3f}")
+        ratios = sorted(v / b for v, b in zip(values, baseline, strict=True))
+        print(
+            f"  {label:<28} {statistics.median(values):10.1f}   ratio "
+            f"{statistics.median(ratios):.3f}  [{ratios[0]:.2f} .. {ratios[-1]:.2f}]"
+        )
 
 
 async def main() -> None:

@@ -46,7 +46,9 @@ async def until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
 
 @pytest.fixture
 async def engine() -> AsyncIterator[Engine]:
-    spec = ModelSpec("stories", stories(), Kind.GENERATE, context=2048, max_tokens=2000, queue=1)
+    spec = ModelSpec(
+        "stories", stories(), Kind.GENERATE, max_tokens=2000, queue=1, stream_interval=0
+    )
     engine = await started(spec)
     yield engine
     await engine.close()
@@ -237,5 +239,22 @@ async def test_interactive_requests_go_before_queued_background_work() -> None:
 
         assert finished[:2] == ["busy", "user"]
         assert sorted(finished[2:]) == ["batch0", "batch1", "batch2"]
+    finally:
+        await engine.close()
+
+
+async def test_tokens_close_together_are_sent_together_with_the_same_text() -> None:
+    each = ModelSpec("stories", stories(), Kind.GENERATE, stream_interval=0)
+    bundled = ModelSpec("bundled", stories(), Kind.GENERATE, stream_interval=10.0)
+    engine = await started(each, bundled)
+    try:
+        request = Generation("Once upon a time", max_tokens=40, temperature=0)
+
+        alone = [p async for p in engine.generate("stories", request)]
+        together = [p async for p in engine.generate("bundled", request)]
+
+        assert "".join(p.text for p in alone) == "".join(p.text for p in together)
+        assert len(together) == 2  # the first token at once, the rest with the finish
+        assert len(alone) > 30
     finally:
         await engine.close()

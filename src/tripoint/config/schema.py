@@ -76,6 +76,7 @@ class LocalModel(Strict):
     threads: PositiveInt = 1  # CPU threads per instance (one measured fastest on 2 cores)
     batch: PositiveInt = 32  # embeddings: inputs per ONNX Runtime run
     temperature: float = Field(default=0.8, ge=0, le=2)  # when the request gives none
+    stream_interval: NonNegativeFloat = 0.002  # seconds: tokens within it are sent together
 
 
 class LocalBackend(BackendBase):

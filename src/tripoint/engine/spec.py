@@ -27,6 +27,7 @@ class ModelSpec:
     threads: int = 1  # CPU threads per instance (one measured fastest on 2 cores)
     batch: int = 32  # embeddings: inputs per ONNX Runtime run
     temperature: float = 0.8  # used when the request gives none
+    stream_interval: float = 0.002  # seconds; tokens produced within it are sent together
 
 
 @dataclass(frozen=True, slots=True)

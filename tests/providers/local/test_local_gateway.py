@@ -33,7 +33,8 @@ backends:
   local:
     type: local
     models:
-      stories: {{path: {stories()}, max_tokens: 2000, temperature: 0}}{embed_model}
+      stories:
+        {{path: {stories()}, max_tokens: 2000, temperature: 0, stream_interval: 0}}{embed_model}
 models:
   chat-local:
     targets: [{{backend: local, model: stories}}]

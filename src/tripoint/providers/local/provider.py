@@ -79,4 +79,5 @@ def _spec(name: str, model: LocalModel, model_dir: Path) -> ModelSpec:
         threads=model.threads,
         batch=model.batch,
         temperature=model.temperature,
+        stream_interval=model.stream_interval,
     )
