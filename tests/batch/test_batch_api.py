@@ -194,3 +194,15 @@ def test_request_counts_grow_while_the_batch_runs(
 
     assert any(0 < n < 100 for n in seen)
     assert seen == sorted(seen)
+
+
+def test_embedding_batches_answer_with_vectors(client: openai.OpenAI) -> None:
+    body = {"model": "embed-default", "input": ["a", "b"]}
+    row = orjson.dumps({"custom_id": "e", "method": "POST", "url": "/v1/embeddings", "body": body})
+
+    batch = settled(client, submit(client, row, endpoint="/v1/embeddings"))
+
+    (output,) = jsonl(client, batch.output_file_id)
+    data = output["response"]["body"]["data"]  # type: ignore[index]
+    assert [item["index"] for item in data] == [0, 1]
+    assert output["response"]["body"]["object"] == "list"  # type: ignore[index]

@@ -89,8 +89,8 @@ class BatchRunner:
             for job in await self.batches.active():
                 try:
                     await self.process(job)
-                except TripointError as exc:
-                    log.warning("batch failed", extra={"batch": job.id, "error": exc.message})
+                except Exception:  # the runner's boundary: a store or disk failure is logged
+                    log.exception("batch pass failed", extra={"batch": job.id})  # and retried
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
