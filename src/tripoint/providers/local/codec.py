@@ -126,7 +126,8 @@ def engine_errors(backend: str) -> Iterator[None]:
     except EngineBusyError as exc:
         raise UpstreamRateLimitError(f"{backend}: {exc}", retry_after=1.0) from None
     except ModelLoadError as exc:
-        raise UpstreamError(f"{backend}: model not available: {exc}") from None
+        hint = "`tripoint models list` shows the model directory; `pull-defaults` fetches defaults"
+        raise UpstreamError(f"{backend}: model not available: {exc} ({hint})") from None
     except EngineClosedError as exc:
         raise UpstreamError(f"{backend}: {exc}") from None
     except EngineError as exc:
