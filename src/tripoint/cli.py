@@ -182,6 +182,16 @@ def batch_run(  # click passes every option by keyword
     sys.exit(1 if progress.errors else 0)
 
 
+@main.command("batch-worker")
+@_CONFIG
+def batch_worker(config_path: Path | None) -> None:
+    """Run batches without serving HTTP, next to gateways sharing the same batch store."""
+    from tripoint.offline_batch import run_worker  # noqa: PLC0415 -- keep other commands light
+
+    configure_logging("info")
+    run_worker(_settings_or_exit(config_path))
+
+
 def _model_dir(config_path: Path | None, option: Path | None) -> Path:
     return option or model_dir(_settings_or_exit(config_path).server)
 

@@ -1,8 +1,9 @@
-"""`tripoint batch run`: the gateway without its HTTP edge, running one batch file."""
+"""The gateway without its HTTP edge: `tripoint batch run` (one file) and `batch-worker`."""
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from pathlib import Path
@@ -44,3 +45,25 @@ def run_offline(
             await gateway.close()
 
     return asyncio.run(main())
+
+
+def run_worker(settings: Settings) -> None:
+    """Work on the shared batch store's batches until SIGINT or SIGTERM; each batch is claimed,
+    so several workers (and gateways) share the work without running a batch twice."""
+    settings = settings.model_copy(
+        update={"batch": settings.batch.model_copy(update={"enabled": True})}
+    )
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        gateway = assemble(settings)
+        await gateway.start()
+        try:
+            await stop.wait()
+        finally:
+            await gateway.close()  # a batch in progress is released and resumed by others
+
+    asyncio.run(main())

@@ -28,7 +28,7 @@ def config(tmp_path: Path, upstream: FakeOpenAI) -> Path:
     path.write_text(
         f"""
 server: {{data_dir: {tmp_path / "data"}}}
-batch: {{concurrency: 8}}
+batch: {{concurrency: 8, claim_ttl: 1}}
 backends:
   fake: {{type: openai, base_url: "{upstream.base_url}", pattern: self_hosted}}
 models:

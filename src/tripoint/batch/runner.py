@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -48,13 +51,21 @@ class BatchRunner:
     name = "batches"
 
     def __init__(
-        self, files: FileStore, batches: BatchStore, *, concurrency: int = 4, poll: float = 1.0
+        self,
+        files: FileStore,
+        batches: BatchStore,
+        *,
+        concurrency: int = 4,
+        poll: float = 1.0,
+        claim_ttl: float = 30.0,
     ) -> None:
         self.files = files
         self.batches = batches
         self._concurrency = concurrency
         self._poll = poll  # also finds batches other processes created or cancelled
         self._pipeline: Pipeline | None = None
+        self._claim_ttl = claim_ttl  # a killed worker's batches wait this long for another
+        self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cancelled: set[str] = set()
@@ -87,12 +98,23 @@ class BatchRunner:
         while True:
             self._wake.clear()
             for job in await self.batches.active():
+                if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
+                    continue  # another worker (gateway or batch-worker process) has it
+                renewal = asyncio.create_task(self._renew(job.id))
                 try:
                     await self.process(job)
                 except Exception:  # the runner's boundary: a store or disk failure is logged
                     log.exception("batch pass failed", extra={"batch": job.id})  # and retried
+                finally:
+                    renewal.cancel()
+                    await self.batches.release(job.id, self.worker)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def _renew(self, batch_id: str) -> None:
+        while True:
+            await asyncio.sleep(self._claim_ttl / 3)
+            await self.batches.claim(batch_id, self.worker, self._claim_ttl)
 
     async def process(self, job: BatchJob) -> BatchJob:
         """Take one batch as far as it goes: to completed, cancelled or failed."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 from types import MappingProxyType
@@ -28,6 +29,9 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
 CREATE TABLE IF NOT EXISTS batch_results (
   batch_id TEXT NOT NULL, custom_id TEXT NOT NULL, line INTEGER NOT NULL,
   ok INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (batch_id, custom_id)
+);
+CREATE TABLE IF NOT EXISTS batch_claims (
+  batch_id TEXT PRIMARY KEY, worker TEXT NOT NULL, until REAL NOT NULL
 );
 """
 
@@ -81,6 +85,21 @@ class SqliteBatchStore:
             (job.status, _dump(job), job.id, expect),
         )
         return changed == 1
+
+    async def claim(self, batch_id: str, worker: str, ttl: float) -> bool:
+        now = time.time()
+        changed = await self._run(
+            "INSERT INTO batch_claims VALUES (?, ?, ?) ON CONFLICT (batch_id) DO UPDATE"
+            " SET worker = excluded.worker, until = excluded.until"
+            " WHERE batch_claims.until < ? OR batch_claims.worker = excluded.worker",
+            (batch_id, worker, now + ttl, now),
+        )
+        return changed == 1
+
+    async def release(self, batch_id: str, worker: str) -> None:
+        await self._run(
+            "DELETE FROM batch_claims WHERE batch_id = ? AND worker = ?", (batch_id, worker)
+        )
 
     async def tally(self, batch_id: str) -> tuple[int, int]:
         rows = await self._query(

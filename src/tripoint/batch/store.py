@@ -43,6 +43,13 @@ class BatchStore(Protocol):
         a cancel and the runner never overwrite each other). False when it changed."""
         ...
 
+    async def claim(self, batch_id: str, worker: str, ttl: float) -> bool:
+        """Take (or renew) the right to work on a batch for `ttl` seconds; False while another
+        worker holds it. A killed worker's claim lapses, so its batch is resumed elsewhere."""
+        ...
+
+    async def release(self, batch_id: str, worker: str) -> None: ...
+
     async def tally(self, batch_id: str) -> tuple[int, int]:
         """(succeeded, failed) lines so far, for progress while the batch runs."""
         ...

@@ -115,6 +115,7 @@ class BatchSettings(Strict):
     enabled: bool = True
     concurrency: PositiveInt = 4  # lines in flight per gateway process
     max_file_bytes: PositiveInt = 200 * 1024 * 1024  # the largest upload (OpenAI's limit)
+    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's batch is taken over
 
 
 class Settings(Strict):

@@ -34,4 +34,5 @@ def _batch_runner(settings: Settings) -> BatchRunner | None:
         DiskFileStore(data / "files"),
         SqliteBatchStore(data / "batches.sqlite3"),
         concurrency=settings.batch.concurrency,
+        claim_ttl=settings.batch.claim_ttl,
     )
