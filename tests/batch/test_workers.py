@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from pathlib import Path
 
 import orjson
@@ -37,6 +39,16 @@ async def submit(runner: BatchRunner, name: str) -> str:
     return job.id
 
 
+async def completed(runner: BatchRunner, batch_id: str) -> BatchJob:
+    """Poll the store (a worker in another process cannot set an asyncio.Event here)."""
+    for _ in range(1200):
+        job = await runner.batches.get(batch_id)
+        if job is not None and job.status == "completed":
+            return job
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"batch {batch_id} did not complete")
+
+
 async def test_two_workers_run_each_line_once(tmp_path: Path, upstream: FakeOpenAI) -> None:
     upstream.always(delay=0.005)
     settings = parse_settings(
@@ -53,21 +65,14 @@ models: {{chat-default: {{targets: [{{backend: fake, model: m}}]}}}}
     await first.start()
     await second.start()
     try:
-        async with asyncio.timeout(60):
-            while True:
-                jobs = [await runner_of(first).batches.get(i) for i in batch_ids]
-                if all(j is not None and j.status == "completed" for j in jobs):
-                    break
-                await asyncio.sleep(0.05)
+        jobs = [await completed(runner_of(first), batch_id) for batch_id in batch_ids]
     finally:
         await first.close()
         await second.close()
 
     asked = [call.body["messages"][0]["content"] for call in upstream.calls]
     assert len(asked) == 3 * LINES  # no line was asked of the upstream twice
-    for job in jobs:
-        assert job is not None
-        assert job.counts.completed == LINES
+    assert [job.counts.completed for job in jobs] == [LINES] * 3
 
 
 async def test_a_claim_excludes_others_until_it_lapses(tmp_path: Path) -> None:
@@ -83,3 +88,31 @@ async def test_a_claim_excludes_others_until_it_lapses(tmp_path: Path) -> None:
 
     assert (mine, theirs, renewed, taken_over, free_again) == (True, False, True, True, True)
     await store.close()
+
+
+async def test_batch_worker_process_runs_batches_and_stops_on_sigterm(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    config = tmp_path / "tripoint.yaml"
+    config.write_text(
+        f"""
+server: {{data_dir: {tmp_path}}}
+backends: {{fake: {{type: openai, base_url: "{upstream.base_url}"}}}}
+models: {{chat-default: {{targets: [{{backend: fake, model: m}}]}}}}
+"""
+    )
+    submitter = runner_of(assemble(parse_settings(config.read_text())))
+    batch_id = await submit(submitter, "w")
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tripoint", "batch-worker", "--config", str(config),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        job = await completed(submitter, batch_id)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(worker.wait(), 30)
+
+    assert job.counts.completed == LINES
+    assert code == 0
+    await submitter.batches.close()
