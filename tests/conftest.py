@@ -77,8 +77,12 @@ def redis_url(redis_server: RedisServer) -> str:
 
 
 @pytest.fixture(scope="session")
-def gateway(fake_openai: FakeOpenAI) -> Iterator[GatewayThread]:
-    server = GatewayThread(gateway_settings(fake_openai.base_url, max_body_bytes=65536)).start()
+def gateway(
+    fake_openai: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[GatewayThread]:
+    data_dir = str(tmp_path_factory.mktemp("data"))  # never the user's data directory
+    settings = gateway_settings(fake_openai.base_url, max_body_bytes=65536, data_dir=data_dir)
+    server = GatewayThread(settings).start()
     yield server
     server.stop()
 

@@ -45,9 +45,13 @@ class GatewayProcess:
         )
         return self
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def wait_ready(self, timeout: float = 90) -> None:
+        """Until /healthz answers; a loaded CI machine starting several replicas is slow."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                _, stderr = self.process.communicate()
+                raise RuntimeError(f"gateway exited: {stderr.decode(errors='replace')[-2000:]}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return

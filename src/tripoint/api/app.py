@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from tripoint.api import errors, health, inference, models
+from tripoint.api import batches, errors, files, health, inference, models
 from tripoint.api.admin.app import admin_app
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
@@ -37,6 +37,15 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v1/embeddings", inference.embeddings, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        Route("/v1/files", files.upload, methods=["POST"]),
+        Route("/v1/files", files.list_files, methods=["GET"]),
+        Route("/v1/files/{file_id}", files.retrieve, methods=["GET"]),
+        Route("/v1/files/{file_id}", files.delete, methods=["DELETE"]),
+        Route("/v1/files/{file_id}/content", files.content, methods=["GET"]),
+        Route("/v1/batches", batches.create, methods=["POST"]),
+        Route("/v1/batches", batches.list_batches, methods=["GET"]),
+        Route("/v1/batches/{batch_id}", batches.retrieve, methods=["GET"]),
+        Route("/v1/batches/{batch_id}/cancel", batches.cancel, methods=["POST"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     HttpUrl,
     NonNegativeFloat,
+    NonNegativeInt,
     PositiveFloat,
     PositiveInt,
     SecretStr,
@@ -198,13 +199,39 @@ class VertexBackend(BackendBase):
         return data
 
 
+class LocalModel(Strict):
+    """One model the embedded engine runs: a GGUF file (chat and completions) or an ONNX
+    embedding model directory (`model.onnx` plus `tokenizer.json` or `vocab.txt`)."""
+
+    path: Path  # relative to the model directory (server.data_dir/models), or absolute
+    kind: Literal["generate", "embed"] | None = None  # default: `.gguf` generates, else embeds
+    context: PositiveInt = 2048  # tokens of prompt plus answer; embeddings truncate here
+    max_tokens: PositiveInt = 512  # the most one answer may ask for
+    concurrency: PositiveInt = 1  # instances, each a worker thread with its own copy
+    queue: NonNegativeInt = 64  # requests that may wait for a free instance; beyond: 429
+    threads: PositiveInt = 1  # CPU threads per instance (one measured fastest on 2 cores)
+    batch: PositiveInt = 32  # embeddings: inputs per ONNX Runtime run
+    temperature: float = Field(default=0.8, ge=0, le=2)  # when the request gives none
+    stream_interval: NonNegativeFloat = 0.002  # seconds: tokens within it are sent together
+
+
+class LocalBackend(BackendBase):
+    """The embedded engine: models run inside the gateway's own process, in worker threads."""
+
+    type: Literal["local"]
+    pattern: Pattern = "local"
+    models: dict[str, LocalModel] = Field(min_length=1)  # the names targets use
+    load: Literal["start", "lazy"] = "start"  # at start (/readyz waits) or on first use
+
+
 Backend = Annotated[
     OpenAIBackend
     | AnthropicBackend
     | CohereBackend
     | AzureOpenAIBackend
     | BedrockBackend
-    | VertexBackend,
+    | VertexBackend
+    | LocalBackend,
     Field(discriminator="type"),
 ]
 
@@ -304,8 +331,18 @@ class AuthSettings(Strict):
         return pepper
 
 
+class BatchSettings(Strict):
+    """The batch lane: Files and Batches APIs, run by workers inside the gateway."""
+
+    enabled: bool = True
+    concurrency: PositiveInt = 4  # lines in flight per gateway process
+    max_file_bytes: PositiveInt = 200 * 1024 * 1024  # the largest upload (OpenAI's limit)
+    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's batch is taken over
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
+    batch: BatchSettings = BatchSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
@@ -322,6 +359,13 @@ class Settings(Strict):
             f"governance.policies.{i}.reroute: unknown model {p.reroute!r}"
             for i, p in enumerate(self.governance.policies)
             if p.reroute is not None and p.reroute not in self.models
+        ]
+        problems += [
+            f"models.{name}.targets.{i}.model: local backend {t.backend!r} has no model {t.model!r}"
+            for name, route in self.models.items()
+            for i, t in enumerate(route.targets)
+            if isinstance(backend := self.backends.get(t.backend), LocalBackend)
+            and t.model not in backend.models
         ]
         if problems:
             raise ValueError("; ".join(problems))

@@ -8,6 +8,10 @@ import logging
 
 from tripoint.auth.identity import Identity
 from tripoint.auth.stages import Authenticate, Authorize
+from tripoint.batch.disk import DiskFileStore
+from tripoint.batch.runner import BatchRunner
+from tripoint.batch.sqlite import SqliteBatchStore
+from tripoint.config.defaults import default_data_dir
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Gateway, routes_of
 from tripoint.governance.stages import Classify, Govern
@@ -38,10 +42,15 @@ def assemble(settings: Settings) -> Gateway:
         stages["classify"] = Classify(governance, scanner=None)
         stages["govern"] = Govern(governance, routes_of(settings))
     identity, ledger = _identity(settings, components, stages)
+    batches = _batch_runner(settings)
+    if batches is not None:
+        components.append(batches)
     gateway = Gateway(
         settings, stages=stages, components=components, quota=quota, identity=identity
     )
     gateway.ledger = ledger
+    if batches is not None:
+        batches.bind(gateway)  # batch lines run through this gateway's pipeline
     checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
         name: (str(getattr(backend, "base_url", "")), backend.health)
         for name, backend in settings.backends.items()
@@ -73,3 +82,16 @@ def _identity(
     stages["authenticate"] = Authenticate(identity.authenticator)
     stages["authorize"] = Authorize()
     return identity, ledger
+
+
+def _batch_runner(settings: Settings) -> BatchRunner | None:
+    if not settings.batch.enabled:
+        return None
+    data = settings.server.data_dir or default_data_dir()
+    # The embedded stores; the SQL store (PostgreSQL for replicas) plugs in at this seam.
+    return BatchRunner(
+        DiskFileStore(data / "files"),
+        SqliteBatchStore(data / "batches.sqlite3"),
+        concurrency=settings.batch.concurrency,
+        claim_ttl=settings.batch.claim_ttl,
+    )

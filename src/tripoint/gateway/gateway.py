@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from tripoint.auth.identity import Identity
+from tripoint.config.defaults import model_dir
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.ledger.writer import CallLedger
@@ -15,7 +16,7 @@ from tripoint.pipeline.call import ANONYMOUS, Call, Principal, Record, operation
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
-from tripoint.providers.base import Lifecycle, Provider
+from tripoint.providers.base import Lifecycle, Provider, Readiness
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.fleet import Fleet
@@ -57,7 +58,8 @@ class Gateway:
             raise ValueError(f"unknown pipeline slots: {sorted(unknown)}")
         self.settings = settings
         self.providers: dict[str, Provider] = {
-            name: build_provider(name, backend) for name, backend in settings.backends.items()
+            name: build_provider(name, backend, model_dir=model_dir(settings.server))
+            for name, backend in settings.backends.items()
         }
         self.routes = _routes(settings)
         self.fleet = Fleet(
@@ -137,10 +139,16 @@ class Gateway:
     def run(self, call: Call) -> ChunkStream:
         return self._pipeline(call)
 
+    def component(self, name: str) -> Component | None:
+        return next((c for c in self.components if c.name == name), None)
+
     async def readiness(self) -> dict[str, bool]:
         checks = {"config": True, "started": self.started}
         for component in self.components:
             checks[component.name] = await component.ready()
+        for name, provider in self.providers.items():
+            if isinstance(provider, Readiness):  # e.g. local models still loading
+                checks[f"backend:{name}"] = await provider.ready()
         return checks
 
 

@@ -20,6 +20,13 @@ class Lifecycle(Protocol):
 
 
 @runtime_checkable
+class Readiness(Protocol):
+    """A provider that may not be able to serve yet (local models loading); `/readyz` asks."""
+
+    async def ready(self) -> bool: ...
+
+
+@runtime_checkable
 class ChatProvider(Protocol):
     def chat(self, request: ChatRequest, target: Target) -> ChatStream:
         """Stream chunks; a non-streaming request yields one chunk with the whole answer."""

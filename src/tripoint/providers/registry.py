@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr
 
+from tripoint.config.defaults import model_dir as default_model_dir
 from tripoint.config.schema import (
     AnthropicBackend,
     AzureOpenAIBackend,
     Backend,
     BedrockBackend,
     CohereBackend,
+    LocalBackend,
     OpenAIBackend,
+    ServerSettings,
     VertexBackend,
 )
 from tripoint.providers.anthropic.provider import AnthropicProvider
@@ -20,6 +25,7 @@ from tripoint.providers.base import Provider
 from tripoint.providers.bedrock.provider import BedrockProvider
 from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.cohere.provider import CohereProvider
+from tripoint.providers.local.provider import LocalProvider, engine_for
 from tripoint.providers.oauth import ENTRA_TOKEN_URL, ClientCredentialsAuth
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
@@ -29,8 +35,14 @@ from tripoint.providers.vertex.token import GoogleOAuth
 from tripoint.schema.json import JSONObject
 
 
-def build_provider(name: str, backend: Backend) -> Provider:
+def build_provider(  # noqa: PLR0911 -- one return per backend type
+    name: str, backend: Backend, *, model_dir: Path | None = None
+) -> Provider:
+    """`model_dir`: where local models' relative paths point (server.data_dir/models)."""
     match backend:
+        case LocalBackend():
+            folder = model_dir if model_dir is not None else default_model_dir(ServerSettings())
+            return LocalProvider(name, engine_for(backend, folder))
         case OpenAIBackend():
             headers = dict(backend.headers)
             if backend.organization:

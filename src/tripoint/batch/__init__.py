@@ -1,0 +1,1 @@
+"""The batch lane: OpenAI-compatible Files and Batches, run line by line through the pipeline."""

@@ -1,0 +1,1 @@
+"""The `local` backend: the embedded engine behind the provider contract."""
