@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from tripoint.api import errors, health, inference, models
+from tripoint.api import errors, health, inference, models, predict
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.config.schema import Settings
 from tripoint.errors import TripointError
@@ -35,6 +35,10 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v1/embeddings", inference.embeddings, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
+        # Open Inference Protocol v2 (predictive models); the greedy {model:path} comes last
+        Route("/v2/models/{model:path}/infer", predict.infer, methods=["POST"]),
+        Route("/v2/models/{model:path}/ready", predict.ready, methods=["GET"]),
+        Route("/v2/models/{model:path}", predict.metadata, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

@@ -25,7 +25,7 @@ from pydantic import (
 from tripoint.config.secrets import Secret
 
 Pattern = Literal["saas", "cloud", "self_hosted", "local"]
-Operation = Literal["chat", "completions", "embeddings"]
+Operation = Literal["chat", "completions", "embeddings", "predict"]
 
 
 class Strict(BaseModel):
@@ -63,7 +63,71 @@ class OpenAIBackend(BackendBase):
     headers: dict[str, str] = Field(default_factory=dict)
 
 
-Backend = Annotated[OpenAIBackend, Field(discriminator="type")]
+class SelfHostedBase(BackendBase):
+    """A model server the organisation runs: data stays in-house unless said otherwise."""
+
+    pattern: Pattern = "self_hosted"
+    api_key: Secret | None = None  # sent as a bearer token (a proxy or managed endpoint)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PromptTemplate(Strict):
+    """How a chat becomes the one prompt string of TGI's native API.
+
+    Each message is written as `turn` with `{role}` and `{content}` replaced, after `bos`;
+    `generation` then opens the assistant's turn and `stop` ends it.
+    """
+
+    bos: str = ""
+    turn: str = Field(min_length=1)
+    generation: str = ""
+    stop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _turn_has_content(self) -> PromptTemplate:
+        if "{content}" not in self.turn:
+            raise ValueError("turn must contain {content}")
+        return self
+
+
+class TGIBackend(SelfHostedBase):
+    """Hugging Face Text Generation Inference, native `/generate` and `/generate_stream`."""
+
+    type: Literal["tgi"]
+    base_url: HttpUrl
+    chat_template: Literal["chatml", "llama3", "plain"] | PromptTemplate = "chatml"
+
+
+class OllamaBackend(SelfHostedBase):
+    """Ollama's native API: `/api/chat` (NDJSON stream), `/api/generate`, `/api/embed`."""
+
+    type: Literal["ollama"]
+    base_url: HttpUrl = HttpUrl("http://127.0.0.1:11434")
+    keep_alive: str | None = None  # how long Ollama keeps the model loaded ("5m", "-1")
+    options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # num_ctx, ...
+
+
+class KServeBackend(SelfHostedBase):
+    """An Open Inference Protocol v2 server: KServe, Triton, Seldon MLServer."""
+
+    type: Literal["kserve"]
+    base_url: HttpUrl
+
+
+class MLflowBackend(SelfHostedBase):
+    """An MLflow scoring server (`mlflow models serve`, `/invocations`): one model per server."""
+
+    type: Literal["mlflow"]
+    base_url: HttpUrl
+    input_format: Literal["dataframe_split", "inputs", "instances"] = "dataframe_split"
+    columns: tuple[str, ...] | None = None  # column names for one 2-D input tensor
+    output_name: str = Field(default="predictions", min_length=1)
+
+
+Backend = Annotated[
+    OpenAIBackend | TGIBackend | OllamaBackend | KServeBackend | MLflowBackend,
+    Field(discriminator="type"),
+]
 
 
 class TargetRef(Strict):

@@ -10,13 +10,12 @@ from typing import Protocol
 
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
-from tripoint.pipeline.call import Call, Record, operation_of
+from tripoint.pipeline.call import AnyRequest, Call, Record, operation_of
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.router import Router
-from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.
@@ -93,7 +92,7 @@ class Gateway:
 
     def call(
         self,
-        request: ChatRequest | CompletionRequest | EmbeddingRequest,
+        request: AnyRequest,
         *,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
