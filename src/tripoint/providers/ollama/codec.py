@@ -85,6 +85,16 @@ class ChatDecoder:
         self._first = True
         self.done = False
 
+    def chunks(self, body: JSON) -> tuple[ChatChunk, ...]:
+        """One answer object's chunks: its delta, then (on the last) the usage on its own."""
+        chunk = self.chunk(body)
+        usage = chunk.usage if chunk is not None else None
+        if chunk is None:
+            return ()
+        if usage is None:
+            return (chunk,)
+        return (ChatChunk(choices=chunk.choices), ChatChunk(usage=usage))
+
     def chunk(self, body: JSON) -> ChatChunk | None:
         answer = obj(body, "answer")
         if "error" in answer:

@@ -61,11 +61,13 @@ class OllamaProvider:
                     self._upstream.name, response.status, await response.text(), response.headers
                 )
             if not stream:
-                if chunk := decoder.chunk(await response.json()):
+                for chunk in decoder.chunks(await response.json()):
                     yield chunk
+                if not decoder.done:
+                    raise UpstreamError(f"backend {self._upstream.name!r} answered unfinished")
                 return
             async for line in response.lines():
-                if chunk := decoder.chunk(codec.parse_line(line)):
+                for chunk in decoder.chunks(codec.parse_line(line)):
                     yield chunk
                 if decoder.done:
                     return

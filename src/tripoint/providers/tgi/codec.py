@@ -105,6 +105,13 @@ def chunk_from_event(
     return ChatChunk(choices=(choice,), usage=usage), done
 
 
+def split_usage(chunk: ChatChunk) -> tuple[ChatChunk, ...]:
+    """Usage goes in a chunk of its own after the last choice, as OpenAI streams it."""
+    if chunk.usage is None or not chunk.choices:
+        return (chunk,)
+    return (ChatChunk(choices=chunk.choices), ChatChunk(usage=chunk.usage))
+
+
 def error_from_wire(
     backend: str, status: int, body: str, headers: Mapping[str, str]
 ) -> UpstreamError:

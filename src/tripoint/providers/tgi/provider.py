@@ -42,7 +42,9 @@ class TGIProvider:
                     self._upstream.name, response.status, await response.text(), response.headers
                 )
             if not stream:
-                yield codec.chunk_from_generate(await response.json(), chat=chat)
+                whole = codec.chunk_from_generate(await response.json(), chat=chat)
+                for part in codec.split_usage(whole):
+                    yield part
                 return
             if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 raise UpstreamError(
@@ -53,7 +55,8 @@ class TGIProvider:
                 chunk, done = codec.chunk_from_event(event, chat=chat, first=first)
                 if chunk is not None:
                     first = False
-                    yield chunk
+                    for part in codec.split_usage(chunk):
+                        yield part
                 if done:
                     return
             raise UpstreamError(f"backend {self._upstream.name!r} ended the stream early")
