@@ -160,6 +160,26 @@ class Settings(Strict):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _predictive_models_predict(self) -> Settings:
+        """A route to predictive backends only must say `operations: [predict]`."""
+        problems = [
+            f"models.{name}.operations: its backends only serve predictions; "
+            "set `operations: [predict]`"
+            for name, route in self.models.items()
+            if "predict" not in route.operations
+            and all(
+                t.backend in self.backends and self.backends[t.backend].type in PREDICTIVE
+                for t in route.targets
+            )
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+PREDICTIVE = frozenset({"kserve", "mlflow"})  # backend types that answer OIP v2 predictions
+
 
 def dangling_targets(backends: Collection[str], uses: Mapping[str, Sequence[object]]) -> list[str]:
     """Targets naming a backend that is not configured, as `path: problem` lines."""
