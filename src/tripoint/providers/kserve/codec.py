@@ -88,9 +88,15 @@ def error_from_wire(
     except orjson.JSONDecodeError:
         payload = None
     message = payload.get("error") if isinstance(payload, dict) else None
-    return error_from_status(
-        backend, status, message if isinstance(message, str) else None, headers
-    )
+    detail = message if isinstance(message, str) else None
+    if status == 404 and detail:
+        # the target names a model this server does not have: say which, for the operator
+        return UpstreamError(
+            f"backend {backend!r} answered 404: {detail[:200]}",
+            retryable=False,
+            upstream_status=404,
+        )
+    return error_from_status(backend, status, detail, headers)
 
 
 def _spec(spec: JSONObject) -> TensorSpec:
