@@ -128,8 +128,10 @@ def test_an_unreachable_model_server_is_a_502(gateway: httpx.Client) -> None:
         ({"shape": [2, 4], "data": [1.0, 2.0, 3.0]}, "needs 8 elements, data has 3"),
         ({"shape": [1, 4], "datatype": "INT8", "data": [1, 2, 3, 999]}, "not a valid INT8"),
         ({"shape": [1, 4], "datatype": "FP32", "data": [1, "a", 3, 4]}, "not a valid FP32"),
-        ({"shape": [1, 4], "datatype": "FP32", "data": [1, None, 3, 4]}, "object or null"),
+        ({"shape": [1, 4], "datatype": "FP32", "data": [1, None, 3, 4]}, "element 1 (None)"),
         ({"shape": [1, -4], "data": []}, "non-negative"),
+        ({"shape": [2, 2], "data": [[1, 2, 3], [4]]}, "ragged"),
+        ({"shape": [2, 2], "data": [[1, 2, 3, 4]]}, "does not match shape"),
         ({"datatype": "FP128"}, "Input should be"),
     ],
 )

@@ -148,7 +148,7 @@ def _tensor(name: str, value: JSON) -> Tensor:
     try:
         flat = flatten(value)
     except ValueError:
-        raise malformed(f"prediction {name!r} holds objects or nulls") from None
+        raise malformed(f"prediction {name!r} is ragged, not a tensor") from None
     shape = _shape(value)
     if math.prod(shape) != len(flat):
         raise malformed(f"prediction {name!r} is not rectangular")
@@ -164,6 +164,8 @@ def _shape(value: JSON) -> tuple[int, ...]:
 
 
 def _datatype(name: str, flat: list[Scalar]) -> str:
+    if not all(type(v) in (bool, int, float, str) for v in flat):
+        raise malformed(f"prediction {name!r} holds objects or nulls")
     if all(isinstance(v, bool) for v in flat):
         return "BOOL" if flat else "FP64"
     if all(isinstance(v, str) for v in flat):
