@@ -81,6 +81,14 @@ def test_classifies_with_a_real_kserve_model(gateway: httpx.Client, kserve_url: 
     assert body["outputs"][0]["data"] == direct["outputs"][0]["data"]
 
 
+def test_a_versioned_path_reaches_the_servers_versioned_path(gateway: httpx.Client) -> None:
+    answer = gateway.post("/v2/models/iris/versions/1/infer", json=IRIS)
+
+    # KServe routes /versions/{v}/infer but answers 501 (Triton serves versions)
+    assert answer.status_code == 502
+    assert "501: Model versioning not supported" in answer.json()["error"]["message"]
+
+
 def test_flat_data_is_read_row_major(gateway: httpx.Client) -> None:
     flat = {"inputs": [{**IRIS["inputs"][0], "data": [x for row in ROWS for x in row]}]}  # type: ignore[index, dict-item]
 
@@ -255,6 +263,12 @@ class TestMLflow:
 
         assert answer.status_code == 400
         assert "has 3 columns; the model takes 4" in answer.json()["error"]["message"]
+
+    def test_a_version_is_refused_for_mlflow(self, with_mlflow: httpx.Client) -> None:
+        answer = with_mlflow.post("/v2/models/iris-mlflow/versions/2/infer", json=IRIS)
+
+        assert answer.status_code == 400
+        assert "one model version" in answer.json()["error"]["message"]
 
     def test_readiness_comes_from_mlflows_ping(self, with_mlflow: httpx.Client) -> None:
         assert with_mlflow.get("/v2/models/iris-mlflow/ready").json() == {

@@ -36,6 +36,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         # Open Inference Protocol v2 (predictive models); the greedy {model:path} comes last
+        Route("/v2/models/{model:path}/versions/{version}/infer", predict.infer, methods=["POST"]),
         Route("/v2/models/{model:path}/infer", predict.infer, methods=["POST"]),
         Route("/v2/models/{model:path}/ready", predict.ready, methods=["GET"]),
         Route("/v2/models/{model:path}", predict.metadata, methods=["GET"]),

@@ -29,7 +29,7 @@ async def infer(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     model = request.path_params["model"]
     body = await parse_request(request, oip.InferRequest, gateway.settings.server.max_body_bytes)
-    body = body.model_copy(update={"model": model})
+    body = body.model_copy(update={"model": model, "version": request.path_params.get("version")})
     call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
     chunks = gateway.run(call)
     try:

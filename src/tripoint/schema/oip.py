@@ -98,6 +98,7 @@ class InferRequest(_Wire):
     """An OIP v2 inference request; `model` comes from the URL path, not the body."""
 
     model: str = Field(default="", exclude=True)
+    version: str | None = Field(default=None, exclude=True)  # from `/versions/{v}/infer`
     id: str | None = None
     parameters: dict[str, JsonValue] | None = None
     inputs: list[TensorIn] = Field(min_length=1)

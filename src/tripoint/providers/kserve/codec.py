@@ -89,12 +89,12 @@ def error_from_wire(
         payload = None
     message = payload.get("error") if isinstance(payload, dict) else None
     detail = message if isinstance(message, str) else None
-    if status == 404 and detail:
-        # the target names a model this server does not have: say which, for the operator
+    if status in (404, 501) and detail:
+        # no such model (or version), or a feature this server lacks: say which, not a trace
         return UpstreamError(
-            f"backend {backend!r} answered 404: {detail[:200]}",
+            f"backend {backend!r} answered {status}: {detail[:200]}",
             retryable=False,
-            upstream_status=404,
+            upstream_status=status,
         )
     return error_from_status(backend, status, detail, headers)
 

@@ -25,7 +25,9 @@ class KServeProvider:
         await self._upstream.close()
 
     async def infer(self, request: InferRequest, target: Target) -> InferResult:
-        async with self._upstream.post(_path(target, "/infer"), codec.to_wire(request)) as r:
+        version = f"/versions/{quote(request.version, safe='')}" if request.version else ""
+        path = _path(target, f"{version}/infer")
+        async with self._upstream.post(path, codec.to_wire(request)) as r:
             if r.status >= 400:
                 raise codec.error_from_wire(
                     self._upstream.name, r.status, await r.text(), r.headers

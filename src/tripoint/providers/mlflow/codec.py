@@ -27,6 +27,10 @@ Format = str  # "dataframe_split" | "inputs" | "instances" (checked by the confi
 def to_wire(
     request: InferRequest, input_format: Format, columns: Sequence[str] | None
 ) -> JSONObject:
+    if request.version is not None:
+        raise InvalidRequestError(
+            "an MLflow scoring server serves one model version: drop /versions/... from the path"
+        )
     if len(request.inputs) == 1 and len(request.inputs[0].shape) != 1:
         body = _one_tensor(request.inputs[0], input_format, columns)
     else:
