@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.redis_server import RedisServer
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
 from tripoint.config.schema import Settings
@@ -60,10 +61,32 @@ models:
 
 
 @pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """A clean database on the shared server for each test."""
+    with redis_server.client() as client:
+        client.flushall()
+    return redis_server.url
+
+
+@pytest.fixture(scope="session")
 def gateway(fake_openai: FakeOpenAI) -> Iterator[GatewayThread]:
     server = GatewayThread(gateway_settings(fake_openai.base_url, max_body_bytes=65536)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fleet(request: pytest.FixtureRequest) -> None:
+    """Breakers and latency learned in one test must not steer the next."""
+    if "gateway" in request.fixturenames:
+        request.getfixturevalue("gateway").gateway.fleet.forget()
 
 
 @pytest.fixture

@@ -1,39 +1,67 @@
-"""Real servers started as subprocesses on loopback ports: wait until ready, stop them whole."""
+"""Real `tripoint serve` processes for multi-replica tests."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
+from tests.servers import free_port
 
-def wait_until_ready(process: subprocess.Popen[bytes], url: str, log: Path, seconds: float) -> None:
-    """Poll `url` until it answers 200; fail with the server's log if it dies or stalls."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url} exited early:\n{log.read_text()[-3000:]}")
+
+class GatewayProcess:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self._config = config
+        self._env = {**os.environ, **(env or {})}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GatewayProcess:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tripoint",
+                "serve",
+                "--config",
+                str(self._config),
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+            ],
+            env=self._env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"gateway on port {self.port} did not start")
+
+    def stop(self) -> bytes:
+        if self.process is None:
+            return b""
+        self.process.send_signal(signal.SIGTERM)
         try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    stop(process)
-    raise RuntimeError(f"{url} did not become ready in {seconds} s:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """End a server started with `start_new_session=True` and its children (its group)."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
-    except ProcessLookupError:
-        pass
+            _, stderr = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            _, stderr = self.process.communicate()
+        return stderr

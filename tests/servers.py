@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from tripoint.config.schema import Settings
+from tripoint.gateway import Gateway
 from tripoint.server import uvicorn_config
 
 
@@ -26,6 +27,11 @@ class GatewayThread:
         self.port = port
         self.server = uvicorn.Server(uvicorn_config(self.settings, "warning"))
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
+
+    @property
+    def gateway(self) -> Gateway:
+        gateway: Gateway = self.server.config.loaded_app.app.state.gateway  # type: ignore[union-attr]
+        return gateway
 
     @property
     def url(self) -> str:

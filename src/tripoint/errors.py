@@ -94,7 +94,9 @@ class ClientClosedError(TripointError):
 
 
 class UpstreamError(TripointError):
-    """An upstream failed. `retryable` tells the router whether another attempt may succeed."""
+    """An upstream failed. `retryable`: another attempt may succeed. `maybe_processed`: the
+    request may have reached the upstream and been acted on (a reset after sending), so
+    repeating it is not safe by default."""
 
     status = 502
     type = "upstream_error"
@@ -106,10 +108,12 @@ class UpstreamError(TripointError):
         retryable: bool = True,
         upstream_status: int | None = None,
         retry_after: float | None = None,
+        maybe_processed: bool = False,
     ) -> None:
         super().__init__(message, retry_after=retry_after)
         self.retryable = retryable
         self.upstream_status = upstream_status
+        self.maybe_processed = maybe_processed
 
 
 class UpstreamTimeoutError(UpstreamError):

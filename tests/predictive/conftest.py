@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import stop, wait_until_ready
+from tests.model_servers import stop, wait_until_ready
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

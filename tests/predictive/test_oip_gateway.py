@@ -58,17 +58,17 @@ models:
 
 
 @pytest.fixture(scope="module")
-def gateway(kserve_url: str) -> Iterator[httpx.Client]:
+def oip(kserve_url: str) -> Iterator[httpx.Client]:
     server = GatewayThread(parse_settings(settings(kserve_url))).start()
     with httpx.Client(base_url=server.url, timeout=30) as http:
         yield http
     server.stop()
 
 
-def test_classifies_with_a_real_kserve_model(gateway: httpx.Client, kserve_url: str) -> None:
+def test_classifies_with_a_real_kserve_model(oip: httpx.Client, kserve_url: str) -> None:
     direct = httpx.post(f"{kserve_url}/v2/models/iris/infer", json=IRIS).json()
 
-    answer = gateway.post("/v2/models/iris/infer", json=IRIS)
+    answer = oip.post("/v2/models/iris/infer", json=IRIS)
 
     assert answer.status_code == 200
     assert answer.headers["x-tripoint-backend"] == "kserve"
@@ -81,25 +81,25 @@ def test_classifies_with_a_real_kserve_model(gateway: httpx.Client, kserve_url: 
     assert body["outputs"][0]["data"] == direct["outputs"][0]["data"]
 
 
-def test_a_versioned_path_reaches_the_servers_versioned_path(gateway: httpx.Client) -> None:
-    answer = gateway.post("/v2/models/iris/versions/1/infer", json=IRIS)
+def test_a_versioned_path_reaches_the_servers_versioned_path(oip: httpx.Client) -> None:
+    answer = oip.post("/v2/models/iris/versions/1/infer", json=IRIS)
 
     # KServe routes /versions/{v}/infer but answers 501 (Triton serves versions)
     assert answer.status_code == 502
     assert "501: Model versioning not supported" in answer.json()["error"]["message"]
 
 
-def test_flat_data_is_read_row_major(gateway: httpx.Client) -> None:
+def test_flat_data_is_read_row_major(oip: httpx.Client) -> None:
     flat = {"inputs": [{**IRIS["inputs"][0], "data": [x for row in ROWS for x in row]}]}  # type: ignore[index, dict-item]
 
-    answer = gateway.post("/v2/models/iris/infer", json=flat)
+    answer = oip.post("/v2/models/iris/infer", json=flat)
 
     assert answer.json()["outputs"][0]["data"] == [1, 0]
 
 
-def test_metadata_and_readiness_come_from_the_model_server(gateway: httpx.Client) -> None:
-    meta = gateway.get("/v2/models/iris")
-    ready = gateway.get("/v2/models/iris/ready")
+def test_metadata_and_readiness_come_from_the_model_server(oip: httpx.Client) -> None:
+    meta = oip.get("/v2/models/iris")
+    ready = oip.get("/v2/models/iris/ready")
 
     assert meta.status_code == 200
     assert meta.json()["name"] == "iris"
@@ -109,22 +109,22 @@ def test_metadata_and_readiness_come_from_the_model_server(gateway: httpx.Client
     assert ready.json() == {"name": "iris", "ready": True}
 
 
-def test_a_down_model_server_is_not_ready(gateway: httpx.Client) -> None:
-    answer = gateway.get("/v2/models/iris-down/ready")
+def test_a_down_model_server_is_not_ready(oip: httpx.Client) -> None:
+    answer = oip.get("/v2/models/iris-down/ready")
 
     assert answer.status_code == 503
     assert answer.json()["ready"] is False
 
 
-def test_falls_back_to_the_next_model_server(gateway: httpx.Client) -> None:
-    answer = gateway.post("/v2/models/iris-fallback/infer", json=IRIS)
+def test_falls_back_to_the_next_model_server(oip: httpx.Client) -> None:
+    answer = oip.post("/v2/models/iris-fallback/infer", json=IRIS)
 
     assert answer.status_code == 200
     assert answer.headers["x-tripoint-backend"] == "kserve"
 
 
-def test_an_unreachable_model_server_is_a_502(gateway: httpx.Client) -> None:
-    answer = gateway.post("/v2/models/iris-down/infer", json=IRIS)
+def test_an_unreachable_model_server_is_a_502(oip: httpx.Client) -> None:
+    answer = oip.post("/v2/models/iris-down/infer", json=IRIS)
 
     assert answer.status_code == 502
     assert answer.json()["error"]["type"] == "upstream_error"
@@ -144,11 +144,11 @@ def test_an_unreachable_model_server_is_a_502(gateway: httpx.Client) -> None:
     ],
 )
 def test_a_malformed_tensor_is_a_400_before_any_model_server_is_called(
-    gateway: httpx.Client, tensor: dict[str, object], problem: str
+    oip: httpx.Client, tensor: dict[str, object], problem: str
 ) -> None:
     body = {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32", **tensor}]}
 
-    answer = gateway.post("/v2/models/iris/infer", json=body)
+    answer = oip.post("/v2/models/iris/infer", json=body)
 
     assert answer.status_code == 400
     error = answer.json()["error"]
@@ -157,12 +157,12 @@ def test_a_malformed_tensor_is_a_400_before_any_model_server_is_called(
     assert error["param"].startswith("inputs.0")
 
 
-def test_the_model_servers_own_rejection_is_a_400_with_its_message(gateway: httpx.Client) -> None:
+def test_the_model_servers_own_rejection_is_a_400_with_its_message(oip: httpx.Client) -> None:
     three_features = {
         "inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]
     }
 
-    answer = gateway.post("/v2/models/iris/infer", json=three_features)
+    answer = oip.post("/v2/models/iris/infer", json=three_features)
 
     assert answer.status_code == 400
     assert "expected shape [N, 4]" in answer.json()["error"]["message"]
@@ -177,18 +177,16 @@ def test_the_model_servers_own_rejection_is_a_400_with_its_message(gateway: http
         ("GET", "/v2/models/chat-only/ready"),
     ],
 )
-def test_models_without_a_predict_route_are_404(
-    gateway: httpx.Client, method: str, path: str
-) -> None:
-    answer = gateway.request(method, path, json=IRIS)
+def test_models_without_a_predict_route_are_404(oip: httpx.Client, method: str, path: str) -> None:
+    answer = oip.request(method, path, json=IRIS)
 
     assert answer.status_code == 404
     assert answer.json()["error"]["code"] == "model_not_found"
 
 
 @pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"inputs": "x"}'])
-def test_a_bad_body_is_a_400(gateway: httpx.Client, body: bytes) -> None:
-    answer = gateway.post(
+def test_a_bad_body_is_a_400(oip: httpx.Client, body: bytes) -> None:
+    answer = oip.post(
         "/v2/models/iris/infer", content=body, headers={"content-type": "application/json"}
     )
 

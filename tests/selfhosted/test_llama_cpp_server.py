@@ -12,7 +12,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tests.processes import stop, wait_until_ready
+from tests.model_servers import stop, wait_until_ready
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
 

@@ -12,6 +12,7 @@ from starlette.routing import Route
 
 from tripoint.api import errors, health, inference, models, predict
 from tripoint.api.request_id import RequestIdMiddleware
+from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
 from tripoint.config.schema import Settings
 from tripoint.errors import TripointError
 from tripoint.gateway import Gateway
@@ -43,9 +44,15 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]
+    middleware = [Middleware(RequestIdMiddleware)]
+    shedding = settings.routing.shedding
+    if shedding.max_in_flight is not None or shedding.max_loop_lag is not None:
+        monitor = LoopLagMonitor()
+        gateway.components += (monitor,)
+        middleware.append(Middleware(SheddingMiddleware, policy=shedding, monitor=monitor))
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(RequestIdMiddleware)],
+        middleware=middleware,
         exception_handlers={
             TripointError: errors.on_tripoint_error,
             HTTPException: errors.on_http_exception,

@@ -17,7 +17,11 @@ async def readyz(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     checks = await gateway.readiness()
     ready = all(checks.values())
-    body = {"status": "ready" if ready else "not_ready", "checks": checks}
+    body = {
+        "status": "ready" if ready else "not_ready",
+        "checks": checks,
+        "targets": gateway.fleet.snapshot(),  # breakers, in-flight, health: detail, not a gate
+    }
     return Response(
         orjson.dumps(body), status_code=200 if ready else 503, media_type="application/json"
     )

@@ -114,10 +114,13 @@ def _json(body: JSONObject, call: Call) -> Response:
 
 
 def _served_by(call: Call) -> list[tuple[bytes, bytes]]:
-    target = call.record.target
-    if target is None:
-        return []
-    return [(b"x-tripoint-backend", target.backend.name.encode())]
+    """Headers about how the call was served, plus those stages left on the record."""
+    headers = [(k.encode(), v.encode()) for k, v in call.record.response_headers.items()]
+    if call.record.cache_hit:
+        headers.append((b"x-tripoint-cache", b"hit"))
+    elif call.record.target is not None:
+        headers.append((b"x-tripoint-backend", call.record.target.backend.name.encode()))
+    return headers
 
 
 def _request_id(request: Request) -> str | None:

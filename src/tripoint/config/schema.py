@@ -22,6 +22,16 @@ from pydantic import (
     model_validator,
 )
 
+from tripoint.config.limits import LimitsSettings
+from tripoint.config.routing import (
+    Admission,
+    Breaker,
+    CachePolicy,
+    HealthCheck,
+    RetryPolicy,
+    RoutingSettings,
+    Strategy,
+)
 from tripoint.config.secrets import Secret
 
 Pattern = Literal["saas", "cloud", "self_hosted", "local"]
@@ -51,6 +61,9 @@ class BackendBase(Strict):
     tags: tuple[str, ...] = ()
     timeouts: Timeouts = Timeouts()
     max_connections: PositiveInt = 256
+    breaker: Breaker = Breaker()
+    admission: Admission | None = None
+    health: HealthCheck | None = None
 
 
 class OpenAIBackend(BackendBase):
@@ -61,6 +74,64 @@ class OpenAIBackend(BackendBase):
     api_key: Secret | None = None
     organization: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+
+
+class AnthropicBackend(BackendBase):
+    """Anthropic's Messages API (`POST {base_url}/v1/messages`)."""
+
+    type: Literal["anthropic"]
+    base_url: HttpUrl = HttpUrl("https://api.anthropic.com")
+    api_key: Secret
+    version: str = "2023-06-01"  # the `anthropic-version` header
+    beta: tuple[str, ...] = ()  # `anthropic-beta` flags, sent comma-separated
+    max_tokens: PositiveInt = 4096  # Anthropic requires a limit; used when the client sets none
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class CohereBackend(BackendBase):
+    """Cohere's v2 API: `/v2/chat` (streamed or not) and `/v2/embed`."""
+
+    type: Literal["cohere"]
+    base_url: HttpUrl = HttpUrl("https://api.cohere.com")
+    api_key: Secret
+    # Cohere's embed models need to know what a text is for; a client may send `input_type`
+    embed_input_type: Literal["search_document", "search_query", "classification", "clustering"] = (
+        "search_document"
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class EntraClientCredentials(Strict):
+    """A Microsoft Entra app registration; the gateway fetches and caches its access tokens."""
+
+    tenant_id: str = Field(min_length=1)
+    client_id: str = Field(min_length=1)
+    client_secret: Secret
+    token_url: HttpUrl | None = None  # default: login.microsoftonline.com/{tenant_id}/...
+    scope: str = "https://cognitiveservices.azure.com/.default"
+
+
+class AzureOpenAIBackend(BackendBase):
+    """Azure OpenAI: deployment URLs, `api-version`, and an API key or a Microsoft Entra token."""
+
+    type: Literal["azure_openai"]
+    pattern: Pattern = "cloud"
+    endpoint: HttpUrl  # https://RESOURCE.openai.azure.com
+    api_version: str = "2024-10-21"
+    api_key: Secret | None = None  # sent as `api-key`
+    bearer_token: Secret | None = None  # a pre-issued Entra access token
+    entra: EntraClientCredentials | None = None  # or client credentials, refreshed as needed
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AzureOpenAIBackend:
+        given = [n for n in ("api_key", "bearer_token", "entra") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "set exactly one of api_key, bearer_token or entra"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
 
 
 class SelfHostedBase(BackendBase):
@@ -125,7 +196,14 @@ class MLflowBackend(SelfHostedBase):
 
 
 Backend = Annotated[
-    OpenAIBackend | TGIBackend | OllamaBackend | KServeBackend | MLflowBackend,
+    OpenAIBackend
+    | AnthropicBackend
+    | CohereBackend
+    | AzureOpenAIBackend
+    | TGIBackend
+    | OllamaBackend
+    | KServeBackend
+    | MLflowBackend,
     Field(discriminator="type"),
 ]
 
@@ -133,11 +211,15 @@ Backend = Annotated[
 class TargetRef(Strict):
     backend: str = Field(min_length=1)
     model: str = Field(min_length=1)
+    weight: PositiveFloat = 1.0  # for the `weighted` strategy
 
 
 class ModelRoute(Strict):
     targets: tuple[TargetRef, ...] = Field(min_length=1)  # tried in order until one answers
     operations: tuple[Operation, ...] = ("chat", "completions", "embeddings")
+    strategy: Strategy = "priority"
+    retry: RetryPolicy = RetryPolicy()
+    cache: CachePolicy = CachePolicy()
 
 
 class ServerSettings(Strict):
@@ -152,6 +234,8 @@ class Settings(Strict):
     server: ServerSettings = ServerSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
+    routing: RoutingSettings = RoutingSettings()
+    limits: LimitsSettings = LimitsSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

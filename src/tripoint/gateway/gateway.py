@@ -6,16 +6,18 @@ import asyncio
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.pipeline.call import AnyRequest, Call, Record, operation_of
+from tripoint.pipeline.component import Component
+from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
-from tripoint.routing.router import Router
+from tripoint.routing.fleet import Fleet
+from tripoint.routing.router import RoutePolicy, Router
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.
@@ -27,21 +29,8 @@ PIPELINE = (
     "govern",
     "limits",
     "guardrails",
+    "cache",  # innermost: a hit still passed every control, and costs no tokens
 )
-
-
-class Component(Protocol):
-    """Something the gateway owns for its lifetime (a store, a limiter, a worker pool)."""
-
-    name: str
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    async def ready(self) -> bool:
-        """Readiness: can this component serve now? Shown by `/readyz`."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +46,7 @@ class Gateway:
         settings: Settings,
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
+        quota: BackendQuota | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -66,9 +56,20 @@ class Gateway:
             name: build_provider(name, backend) for name, backend in settings.backends.items()
         }
         self.routes = _routes(settings)
+        self.fleet = Fleet(
+            breakers={name: b.breaker for name, b in settings.backends.items()},
+            admissions={n: b.admission for n, b in settings.backends.items() if b.admission},
+        )
+        router = Router(
+            self.providers,
+            self.fleet,
+            policies=_policies(settings),
+            budget=settings.routing.retry_budget,
+            quota=quota,
+        )
         filled = stages or {}
         self._pipeline: Next = compose(
-            [filled[name] for name in PIPELINE if name in filled], Router(self.providers)
+            [filled[name] for name in PIPELINE if name in filled], router
         )
         self.components = tuple(components)
         self.started = False
@@ -124,6 +125,17 @@ class Gateway:
         for component in self.components:
             checks[component.name] = await component.ready()
         return checks
+
+
+def _policies(settings: Settings) -> dict[str, RoutePolicy]:
+    return {
+        model: RoutePolicy(
+            strategy=route.strategy,
+            retry=route.retry,
+            weights={f"{t.backend}/{t.model}": t.weight for t in route.targets},
+        )
+        for model, route in settings.models.items()
+    }
 
 
 def new_request_id() -> str:

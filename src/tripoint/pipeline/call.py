@@ -5,13 +5,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
+from decimal import Decimal
+from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import Usage
 from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
+
+
+class Priority(IntEnum):
+    """Lower goes first where calls queue for a shared target."""
+
+    INTERACTIVE = 0
+    BATCH = 1
 
 
 class Operation(StrEnum):
@@ -28,6 +36,7 @@ class Principal:
     id: str
     team: str | None = None
     role: str = "member"
+    key_id: str | None = None
 
 
 AnyRequest = ChatRequest | CompletionRequest | EmbeddingRequest | InferRequest
@@ -54,6 +63,11 @@ class Record:
     error_type: str | None = None
     first_chunk_at: float | None = None
     finished_at: float | None = None
+    retries: int = 0  # attempts after the first (same or other target)
+    fallbacks: int = 0  # attempts that moved to another target
+    cache_hit: bool = False  # answered from the response cache: costs no tokens
+    cost: Decimal | None = None  # USD, settled by the limits stage
+    response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +82,7 @@ class Call:
         default_factory=lambda: EMPTY_HEADERS
     )  # the request's headers, for stages that read them
     principal: Principal = ANONYMOUS
+    priority: Priority = Priority.INTERACTIVE
 
     @property
     def request_id(self) -> str:

@@ -36,9 +36,14 @@ def upstream_errors(backend: str) -> Iterator[None]:
     except aiohttp.ClientConnectorError as exc:
         raise UpstreamError(f"backend {backend!r} is unreachable") from exc
     except aiohttp.ClientPayloadError as exc:
-        raise UpstreamError(f"backend {backend!r} sent a truncated response") from exc
+        raise UpstreamError(
+            f"backend {backend!r} sent a truncated response", maybe_processed=True
+        ) from exc
     except (aiohttp.ClientError, OSError) as exc:
-        raise UpstreamError(f"backend {backend!r} failed: {type(exc).__name__}") from exc
+        # connected, then reset or closed: the request may have been received and acted on
+        raise UpstreamError(
+            f"backend {backend!r} failed: {type(exc).__name__}", maybe_processed=True
+        ) from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +108,11 @@ class Upstream:
     async def start(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, ttl_dns_cache=300, keepalive_timeout=30
+                # idle connections are dropped before common servers' keep-alive (uvicorn: 5 s)
+                # closes them, so a POST rarely meets a stale connection it cannot retry
+                limit=self._max_connections,
+                ttl_dns_cache=300,
+                keepalive_timeout=4,
             )
             timeout = aiohttp.ClientTimeout(
                 total=self._timeouts.total,
@@ -134,8 +143,8 @@ class Upstream:
         url = self.base_url + path
         body = orjson.dumps(payload)
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
-        headers.update(await self._auth.headers("POST", url, body))
-        with upstream_errors(self.name):
+        with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
+            headers.update(await self._auth.headers("POST", url, body))
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.post(url, data=body, headers=headers)
             try:
@@ -151,8 +160,8 @@ class Upstream:
         if self._session is None:
             raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
         url = self.base_url + path
-        headers = dict(await self._auth.headers("GET", url, b""))
         with upstream_errors(self.name):
+            headers = dict(await self._auth.headers("GET", url, b""))
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.get(url, headers=headers)
             try:

@@ -95,10 +95,11 @@ class RequestedOutput(_Wire):
 
 
 class InferRequest(_Wire):
-    """An OIP v2 inference request; `model` comes from the URL path, not the body."""
+    """An OIP v2 inference request; `model` and `version` come from the URL path."""
 
-    model: str = Field(default="", exclude=True)
-    version: str | None = Field(default=None, exclude=True)  # from `/versions/{v}/infer`
+    # from the URL path, never the body (an edge sets them); codecs leave them out of the wire
+    model: str = ""
+    version: str | None = None  # from `/versions/{v}/infer`
     id: str | None = None
     parameters: dict[str, JsonValue] | None = None
     inputs: list[TensorIn] = Field(min_length=1)

@@ -28,7 +28,7 @@ def stream(name: str) -> tuple[list[ChatChunk], bool]:
     decoding = decoder()
     chunks: list[ChatChunk] = []
     for line in (FIXTURES / name).read_bytes().splitlines():
-        chunks.extend(decoding.chunks(codec.parse_line(line)))
+        chunks.extend(decoding.stream(codec.parse_line(line)))
     return chunks, decoding.done
 
 
@@ -49,9 +49,9 @@ def test_stream_text_then_usage_from_the_eval_counts() -> None:
 
 
 def test_tool_call_arguments_object_becomes_a_json_string_with_a_new_id() -> None:
-    chunks = decoder().chunks(orjson.loads((FIXTURES / "tool_call.json").read_bytes()))
+    chunk = decoder().whole(orjson.loads((FIXTURES / "tool_call.json").read_bytes()))
 
-    whole = chat_response_json(list(chunks), Identity(id="x", model="public"))
+    whole = chat_response_json([chunk], Identity(id="x", model="public"))
 
     message = whole["choices"][0]["message"]  # type: ignore[index]
     assert message["tool_calls"] == [  # type: ignore[index]
@@ -74,7 +74,7 @@ def test_a_stream_without_its_done_line_is_not_done() -> None:
     decoding = decoder()
 
     for line in lines:
-        decoding.chunks(codec.parse_line(line))
+        decoding.stream(codec.parse_line(line))
 
     assert decoding.done is False
 

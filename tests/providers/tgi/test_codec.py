@@ -25,12 +25,11 @@ def chat(**fields: object) -> ChatRequest:
 
 
 def stream_chunks(name: str) -> tuple[list[ChatChunk], bool]:
-    chunks, done, first = [], False, True
+    chunks: list[ChatChunk] = [codec.OPENING]
+    done = False
     for event in SSEDecoder().feed((FIXTURES / name).read_bytes()):
-        chunk, done = codec.chunk_from_event(event, chat=True, first=first)
-        if chunk is not None:
-            first = False
-            chunks.extend(codec.split_usage(chunk))
+        more, done = codec.chunks_from_event(event)
+        chunks.extend(more)
     return chunks, done
 
 
@@ -55,7 +54,8 @@ def test_stream_skips_special_tokens_and_ends_with_usage_from_input_length() -> 
         "content": "Hello! How can I help you today?",
     }
     assert whole["usage"] == {"prompt_tokens": 11, "completion_tokens": 10, "total_tokens": 21}
-    assert chunks[-1].choices == ()
+    assert whole["choices"][0]["finish_reason"] == "stop"  # type: ignore[index]
+    assert chunks[-1].choices == (), "usage comes alone, last"
 
 
 def test_error_event_mid_stream_raises() -> None:

@@ -27,7 +27,9 @@ _DATATYPES: frozenset[str] = frozenset(Datatype.__args__)  # type: ignore[attr-d
 
 def to_wire(request: InferRequest) -> JSONObject:
     """The client's request as sent (unknown fields included); the model is in the URL."""
-    body: JSONObject = request.model_dump(mode="json", exclude_none=True)
+    body: JSONObject = request.model_dump(
+        mode="json", exclude_none=True, exclude={"model", "version"}
+    )
     return body
 
 

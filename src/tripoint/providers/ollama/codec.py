@@ -77,30 +77,55 @@ def embed_to_wire(request: EmbeddingRequest, model: str, keep_alive: str | None)
 
 
 class ChatDecoder:
-    """Ollama answer objects (streamed lines or one whole answer) to chunks, in order."""
+    """Ollama answer objects to chunks: one whole answer, or stream lines in order."""
 
     def __init__(self, make_id: Callable[[], str]) -> None:
         self._make_id = make_id
         self._tool_calls = 0
-        self._first = True
+        self._opened = False
         self.done = False
 
-    def chunks(self, body: JSON) -> tuple[ChatChunk, ...]:
-        """One answer object's chunks: its delta, then (on the last) the usage on its own."""
-        chunk = self.chunk(body)
-        usage = chunk.usage if chunk is not None else None
-        if chunk is None:
-            return ()
-        if usage is None:
-            return (chunk,)
-        return (ChatChunk(choices=chunk.choices), ChatChunk(usage=usage))
+    def whole(self, body: JSON) -> ChatChunk:
+        """A non-streamed answer as one chunk: role, text, tool calls, finish reason, usage."""
+        answer, text, calls, extra = self._read(body)
+        if not self.done:
+            raise malformed("the answer is not marked done")
+        choice = ChoiceDelta(
+            role="assistant" if "message" in answer else None,
+            text=(text or None) if calls else (text or ""),  # OpenAI: null beside tool calls
+            tool_calls=calls,
+            finish_reason=self._finish(answer),
+            extra=extra,
+        )
+        return ChatChunk(choices=(choice,), usage=_usage(answer))
 
-    def chunk(self, body: JSON) -> ChatChunk | None:
+    def stream(self, body: JSON) -> tuple[ChatChunk, ...]:
+        """One stream line as OpenAI-shaped chunks: the opening role (first line), a text
+        piece, whole tool calls; on the `done` line the finish reason and then the usage."""
+        answer, text, calls, extra = self._read(body)
+        chunks: list[ChatChunk] = []
+        if not self._opened and "message" in answer:
+            chunks.append(ChatChunk(choices=(ChoiceDelta(role="assistant", text=""),)))
+        self._opened = True
+        if text or extra:
+            chunks.append(ChatChunk(choices=(ChoiceDelta(text=text or None, extra=extra),)))
+        if calls:
+            chunks.append(ChatChunk(choices=(ChoiceDelta(tool_calls=calls),)))
+        if self.done:
+            chunks.append(ChatChunk(choices=(ChoiceDelta(finish_reason=self._finish(answer)),)))
+            chunks.append(ChatChunk(usage=_usage(answer)))
+        return tuple(chunks)
+
+    def _read(
+        self, body: JSON
+    ) -> tuple[JSONObject, str | None, tuple[ToolCallDelta, ...], JSONObject]:
         answer = obj(body, "answer")
         if "error" in answer:
             raise UpstreamError(f"upstream stream failed: {_error(answer)}", retryable=False)
         message = answer.get("message")
         fields = obj(message, "message") if message is not None else {}
+        if message is None and "response" not in answer:
+            raise malformed("the answer has neither a message nor a response")
         text = opt_str(
             fields.get("content") if message is not None else answer.get("response"), "content"
         )
@@ -112,15 +137,7 @@ class ChatDecoder:
         if thinking := opt_str(fields.get("thinking"), "thinking"):
             extra["reasoning_content"] = thinking
         self.done = answer.get("done") is True
-        finish = self._finish(answer) if self.done else None
-        if not (text or calls or extra or finish or self._first):
-            return None
-        role = "assistant" if self._first and message is not None else None
-        self._first = False
-        choice = ChoiceDelta(
-            role=role, text=text or "", tool_calls=calls, finish_reason=finish, extra=extra
-        )
-        return ChatChunk(choices=(choice,), usage=_usage(answer) if self.done else None)
+        return answer, text, calls, extra
 
     def _tool_call(self, call: JSONObject) -> ToolCallDelta:
         function = obj(call.get("function"), "tool_call.function")

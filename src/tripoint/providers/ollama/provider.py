@@ -61,13 +61,14 @@ class OllamaProvider:
                     self._upstream.name, response.status, await response.text(), response.headers
                 )
             if not stream:
-                for chunk in decoder.chunks(await response.json()):
-                    yield chunk
-                if not decoder.done:
-                    raise UpstreamError(f"backend {self._upstream.name!r} answered unfinished")
+                yield decoder.whole(await response.json())
                 return
+            if not response.headers.get("Content-Type", "").startswith("application/x-ndjson"):
+                raise UpstreamError(
+                    f"backend {self._upstream.name!r} did not answer with an NDJSON stream"
+                )
             async for line in response.lines():
-                for chunk in decoder.chunks(codec.parse_line(line)):
+                for chunk in decoder.stream(codec.parse_line(line)):
                     yield chunk
                 if decoder.done:
                     return

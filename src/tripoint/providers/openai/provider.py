@@ -25,18 +25,28 @@ class OpenAIProvider:
         await self._upstream.close()
 
     def chat(self, request: ChatRequest, target: Target) -> ChatStream:
-        return self._exchange("/chat/completions", codec.to_wire(request, target.model))
+        return self._exchange(self._path("/chat/completions", target), self._body(request, target))
 
     def complete(self, request: CompletionRequest, target: Target) -> ChatStream:
-        return self._exchange("/completions", codec.to_wire(request, target.model))
+        return self._exchange(self._path("/completions", target), self._body(request, target))
 
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
-        async with self._upstream.post("/embeddings", codec.to_wire(request, target.model)) as r:
+        path, body = self._path("/embeddings", target), self._body(request, target)
+        async with self._upstream.post(path, body) as r:
             if r.status >= 400:
                 raise codec.error_from_wire(
                     self._upstream.name, r.status, await r.text(), r.headers
                 )
             return codec.embedding_from_wire(await r.json())
+
+    def _path(self, endpoint: str, target: Target) -> str:
+        """Where an operation lives; OpenAI-compatible variants (Azure) override this."""
+        return endpoint
+
+    def _body(
+        self, request: ChatRequest | CompletionRequest | EmbeddingRequest, target: Target
+    ) -> JSONObject:
+        return codec.to_wire(request, target.model)
 
     async def _exchange(self, path: str, body: JSONObject) -> ChatStream:
         stream = bool(body.get("stream"))
@@ -64,4 +74,7 @@ class OpenAIProvider:
 def _object(payload: object) -> JSONObject:
     if not isinstance(payload, dict):
         raise UpstreamError("upstream answered with JSON that is not an object")
+    if not isinstance(payload.get("choices"), list):
+        # without this an error body sent with status 200 became an empty, "successful" answer
+        raise UpstreamError("upstream answered without choices")
     return payload

@@ -77,13 +77,12 @@ def chunk_from_generate(body: JSON, *, chat: bool) -> ChatChunk:
     return ChatChunk(choices=(choice,), usage=usage)
 
 
-def chunk_from_event(
-    event: ServerSentEvent, *, chat: bool, first: bool
-) -> tuple[ChatChunk | None, bool]:
-    """One `/generate_stream` event: a token, and on the last one the details and usage.
+def chunks_from_event(event: ServerSentEvent) -> tuple[tuple[ChatChunk, ...], bool]:
+    """One `/generate_stream` event as OpenAI-shaped stream chunks, and whether it was the last.
 
-    Returns the chunk (None for a special token with nothing to say) and whether this was
-    the last event: TGI ends its stream by closing it, so a stream without one was cut.
+    A token becomes a text piece (special tokens such as `</s>` say nothing); the last event,
+    with `details`, also gives a chunk with the finish reason and then one with the usage.
+    TGI ends its stream by closing it, so a stream without a last event was cut.
     """
     try:
         payload = orjson.loads(event.data)
@@ -98,18 +97,17 @@ def chunk_from_event(
     details = body.get("details")
     finish, usage = _details(obj(details, "details")) if details is not None else (None, None)
     done = details is not None or body.get("generated_text") is not None
-    if not text and finish is None and not first:
-        return None, done
-    role = "assistant" if chat and first else None
-    choice = ChoiceDelta(role=role, text=text, finish_reason=finish)
-    return ChatChunk(choices=(choice,), usage=usage), done
+    chunks: list[ChatChunk] = []
+    if text:
+        chunks.append(ChatChunk(choices=(ChoiceDelta(text=text),)))
+    if done:
+        chunks.append(ChatChunk(choices=(ChoiceDelta(finish_reason=finish or "stop"),)))
+        if usage is not None:
+            chunks.append(ChatChunk(usage=usage))
+    return tuple(chunks), done
 
 
-def split_usage(chunk: ChatChunk) -> tuple[ChatChunk, ...]:
-    """Usage goes in a chunk of its own after the last choice, as OpenAI streams it."""
-    if chunk.usage is None or not chunk.choices:
-        return (chunk,)
-    return (ChatChunk(choices=chunk.choices), ChatChunk(usage=chunk.usage))
+OPENING = ChatChunk(choices=(ChoiceDelta(role="assistant", text=""),))  # OpenAI's first chunk
 
 
 def error_from_wire(

@@ -42,21 +42,20 @@ class TGIProvider:
                     self._upstream.name, response.status, await response.text(), response.headers
                 )
             if not stream:
-                whole = codec.chunk_from_generate(await response.json(), chat=chat)
-                for part in codec.split_usage(whole):
-                    yield part
+                yield codec.chunk_from_generate(await response.json(), chat=chat)
                 return
             if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 raise UpstreamError(
                     f"backend {self._upstream.name!r} did not answer with an event stream"
                 )
-            first = True
+            opened = not chat  # a chat stream opens with the assistant's role, as OpenAI's
             async for event in response.events():
-                chunk, done = codec.chunk_from_event(event, chat=chat, first=first)
-                if chunk is not None:
-                    first = False
-                    for part in codec.split_usage(chunk):
-                        yield part
+                chunks, done = codec.chunks_from_event(event)
+                if not opened:
+                    opened = True
+                    yield codec.OPENING
+                for chunk in chunks:
+                    yield chunk
                 if done:
                     return
             raise UpstreamError(f"backend {self._upstream.name!r} ended the stream early")

@@ -38,4 +38,6 @@ CASE = ProviderCase(
     stream_suffix="ndjson",
     frames=_lines,
     garbage_frame=b'{"model":"llama3.2","message":{"role":\n',
+    tool_call_ids="generated",
+    tool_arguments_in_pieces=False,
 )

@@ -28,4 +28,5 @@ CASE = ProviderCase(
         tool_arguments={},
         error_message="must be <= 4096",
     ),
+    tools=False,
 )

@@ -1,0 +1,138 @@
+"""What a call is measured against: the meters that apply to it, and how much it asks for.
+
+A meter is one counter with one limit: a rolling 60-second window (requests or tokens), a
+count of calls in flight, or a spend budget for a period. Every meter that applies must admit
+the call, all at once or none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from tripoint.config.limits import LimitSpec, LimitsSettings
+from tripoint.limits.prices import nano_usd
+from tripoint.pipeline.call import Principal
+
+WINDOW = 60  # seconds in a rate window, kept as one-second buckets
+
+
+class Kind(StrEnum):
+    REQUESTS = "requests"
+    TOKENS = "tokens"
+    INPUT_TOKENS = "input_tokens"
+    OUTPUT_TOKENS = "output_tokens"
+    CONCURRENT = "concurrent"
+    BUDGET = "budget"
+
+
+_WINDOWED = frozenset({Kind.REQUESTS, Kind.TOKENS, Kind.INPUT_TOKENS, Kind.OUTPUT_TOKENS})
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    key: str  # the counter's name in the store
+    kind: Kind
+    limit: int  # calls, tokens, or nano-dollars
+    scope: str  # who it limits, for messages: "team 'red'"
+    name: str  # the config field: "requests_per_minute"
+    period_end: float | None = None  # budgets: when the period's spend resets (epoch seconds)
+    window: int = WINDOW  # windows: seconds (shorter only in tests)
+
+    @property
+    def windowed(self) -> bool:
+        return self.kind in _WINDOWED
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What one call reserves (the worst case) or, at settlement, what it actually used."""
+
+    input_tokens: int
+    output_tokens: int
+    cost_nano: int
+
+    def amount(self, meter: Meter) -> int:
+        match meter.kind:
+            case Kind.REQUESTS | Kind.CONCURRENT:
+                return 1
+            case Kind.TOKENS:
+                return self.input_tokens + self.output_tokens
+            case Kind.INPUT_TOKENS:
+                return self.input_tokens
+            case Kind.OUTPUT_TOKENS:
+                return self.output_tokens
+            case Kind.BUDGET:
+                return self.cost_nano
+
+
+def meters_for(
+    settings: LimitsSettings, principal: Principal, model: str, now: datetime | None = None
+) -> list[Meter]:
+    """Every meter that applies to this caller and model, outermost scope first."""
+    now = now or datetime.now(UTC)
+    scopes: list[tuple[str, str, LimitSpec]] = []
+    if principal.team and principal.team in settings.teams:
+        scopes.append(
+            (f"team:{principal.team}", f"team {principal.team!r}", settings.teams[principal.team])
+        )
+    caller = principal.key_id or principal.id
+    if principal.key_id and principal.key_id in settings.keys:
+        scopes.append((f"key:{principal.key_id}", "this key", settings.keys[principal.key_id]))
+    elif principal.id in settings.users:
+        scopes.append(
+            (f"user:{principal.id}", f"user {principal.id!r}", settings.users[principal.id])
+        )
+    else:
+        scopes.append((f"caller:{caller}", "this caller", settings.defaults))
+    if model in settings.models:
+        scopes.append((f"model:{model}", f"model {model!r}", settings.models[model]))
+    return [meter for key, scope, spec in scopes for meter in meters_of(key, scope, spec, now)]
+
+
+def meters_of(key: str, scope: str, spec: LimitSpec, now: datetime) -> list[Meter]:
+    """The meters one scope's spec defines."""
+    meters: list[Meter] = []
+    windows = [
+        (Kind.REQUESTS, "requests_per_minute", spec.requests_per_minute),
+        (Kind.TOKENS, "tokens_per_minute", spec.tokens_per_minute),
+        (Kind.INPUT_TOKENS, "input_tokens_per_minute", spec.input_tokens_per_minute),
+        (Kind.OUTPUT_TOKENS, "output_tokens_per_minute", spec.output_tokens_per_minute),
+    ]
+    for kind, name, limit in windows:
+        if limit is not None:
+            meters.append(Meter(f"{key}:{kind.value}", kind, limit, scope, name))
+    if spec.max_concurrent is not None:
+        meters.append(
+            Meter(
+                f"{key}:concurrent", Kind.CONCURRENT, spec.max_concurrent, scope, "max_concurrent"
+            )
+        )
+    budgets = [
+        ("budget_usd_per_day", spec.budget_usd_per_day, now.strftime("%Y-%m-%d"), _next_day(now)),
+        (
+            "budget_usd_per_month",
+            spec.budget_usd_per_month,
+            now.strftime("%Y-%m"),
+            _next_month(now),
+        ),
+        ("budget_usd_total", spec.budget_usd_total, "total", None),
+    ]
+    for name, amount, period, ends in budgets:
+        if amount is not None:
+            meters.append(
+                Meter(f"{key}:budget:{period}", Kind.BUDGET, nano_usd(amount), scope, name, ends)
+            )
+    return meters
+
+
+def _next_day(now: datetime) -> float:
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day.timestamp() + 86_400
+
+
+def _next_month(now: datetime) -> float:
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    year, month = (first.year + 1, 1) if first.month == 12 else (first.year, first.month + 1)
+    return first.replace(year=year, month=month).timestamp()

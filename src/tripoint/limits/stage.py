@@ -1,0 +1,132 @@
+"""The limits stage: reserve the worst case on every meter that applies, then settle to what
+the call actually used, whatever its outcome (finished, failed, or abandoned by the client)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tripoint.config.limits import LimitsSettings
+from tripoint.errors import RateLimitError
+from tripoint.limits.meters import Demand, Kind, Meter, meters_for
+from tripoint.limits.prices import PriceTable, nano_usd, usd
+from tripoint.limits.store import Admission, LimitStore
+from tripoint.limits.tokens import TokenCounter
+from tripoint.pipeline.call import Call
+from tripoint.pipeline.stage import ChunkStream, Next
+from tripoint.schema.chunks import Usage
+from tripoint.schema.requests import ChatRequest, CompletionRequest
+
+_HEADER_KINDS = {Kind.REQUESTS: "requests", Kind.TOKENS: "tokens"}
+
+
+class BudgetExceededError(RateLimitError):
+    code = "budget_exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    meters: tuple[Meter, ...]
+    amounts: tuple[int, ...]
+    bucket: int
+
+
+class Limits:
+    def __init__(
+        self,
+        settings: LimitsSettings,
+        store: LimitStore,
+        counter: TokenCounter,
+        prices: PriceTable,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._counter = counter
+        self._prices = prices
+
+    async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
+        meters = tuple(meters_for(self._settings, call.principal, call.model))
+        demand = self._worst_case(call) if meters else Demand(0, 0, 0)
+        held = await self._reserve(call, meters, demand) if meters else None
+        usage: Usage | None = None
+        answered = False
+        try:
+            async for chunk in call_next(call):
+                answered = True
+                usage = chunk.usage or usage
+                yield chunk
+        finally:
+            actual = self._actual(call, usage, demand, answered=answered)
+            call.record.cost = usd(actual.cost_nano)
+            if held is not None:
+                # shielded: a cancelled client must not leave the reservation held
+                await asyncio.shield(self._settle(held, actual, call.request_id))
+
+    async def _reserve(self, call: Call, meters: tuple[Meter, ...], demand: Demand) -> _Held:
+        amounts = tuple(demand.amount(m) for m in meters)
+        admission = await self._store.reserve(meters, amounts, call.request_id)
+        if not admission.admitted:
+            raise _refusal(meters, admission)
+        call.record.response_headers.update(_rate_headers(meters, admission))
+        return _Held(meters, amounts, admission.bucket)
+
+    async def _settle(self, held: _Held, actual: Demand, lease: str) -> None:
+        used = [actual.amount(m) for m in held.meters]
+        await self._store.settle(held.meters, held.amounts, used, lease, held.bucket)
+
+    def _worst_case(self, call: Call) -> Demand:
+        prompt = self._counter.prompt_tokens(call.request)
+        output = 0
+        if isinstance(call.request, ChatRequest | CompletionRequest):
+            request = call.request
+            cap = getattr(request, "max_completion_tokens", None) or request.max_tokens
+            output = (cap or self._settings.default_max_output_tokens) * request.n
+        worst = max(
+            (self._prices.price(t).cost(Usage(prompt, output)) for t in call.targets),
+            default=Decimal(0),
+        )
+        return Demand(prompt, output, nano_usd(worst))
+
+    def _actual(self, call: Call, usage: Usage | None, worst: Demand, *, answered: bool) -> Demand:
+        if call.record.cache_hit or (usage is None and not answered):
+            return Demand(0, 0, 0)  # nothing reached an upstream, or nothing was used
+        if usage is None:
+            return worst  # an answer started but never reported usage: keep the estimate
+        target = call.record.target
+        cost = self._prices.price(target).cost(usage) if target is not None else Decimal(0)
+        return Demand(usage.prompt_tokens, usage.completion_tokens, nano_usd(cost))
+
+
+def _refusal(meters: Sequence[Meter], admission: Admission) -> RateLimitError:
+    meter = meters[admission.denied or 0]
+    if admission.retry_after is None and meter.kind is not Kind.BUDGET:
+        detail = "this request alone exceeds it"
+    elif admission.retry_after is None:
+        detail = "the budget is spent"
+    else:
+        detail = f"retry after {math.ceil(admission.retry_after)} s"
+    error = BudgetExceededError if meter.kind is Kind.BUDGET else RateLimitError
+    return error(
+        f"Limit {meter.name} of {meter.scope} reached ({detail}).",
+        retry_after=admission.retry_after,
+    )
+
+
+def _rate_headers(meters: Sequence[Meter], admission: Admission) -> dict[str, str]:
+    """OpenAI's x-ratelimit-* headers, for the tightest request and token windows."""
+    headers: dict[str, str] = {}
+    for meter, used in zip(meters, admission.used, strict=False):
+        kind = _HEADER_KINDS.get(meter.kind)
+        if kind is None:
+            continue
+        remaining = max(0, meter.limit - used)
+        name = f"x-ratelimit-remaining-{kind}"
+        if name in headers and int(headers[name]) <= remaining:
+            continue
+        headers[f"x-ratelimit-limit-{kind}"] = str(meter.limit)
+        headers[name] = str(remaining)
+        headers[f"x-ratelimit-reset-{kind}"] = "60s" if remaining == 0 else "1s"
+    return headers

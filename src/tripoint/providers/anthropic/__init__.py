@@ -1,0 +1,1 @@
+"""The `anthropic` backend type: Anthropic's Messages API."""

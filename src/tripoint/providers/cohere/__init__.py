@@ -1,0 +1,1 @@
+"""The `cohere` backend type: Cohere's v2 chat and embed APIs."""
