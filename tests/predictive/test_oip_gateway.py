@@ -273,3 +273,17 @@ class TestMLflow:
             "name": "iris-mlflow",
             "ready": True,
         }
+
+
+def test_predictions_pass_the_same_limits_as_chat(kserve_url: str) -> None:
+    limited = settings(kserve_url) + "limits:\n  models:\n    iris: {requests_per_minute: 2}\n"
+    server = GatewayThread(parse_settings(limited)).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            answers = [http.post("/v2/models/iris/infer", json=IRIS) for _ in range(3)]
+    finally:
+        server.stop()
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["error"]["code"] == "rate_limit_exceeded"
+    assert "retry-after" in answers[2].headers
