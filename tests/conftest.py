@@ -9,6 +9,7 @@ import openai
 import pytest
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.postgres import PostgresServer
 from tests.redis_server import RedisServer
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
@@ -82,24 +83,33 @@ def gateway(fake_openai: FakeOpenAI) -> Iterator[GatewayThread]:
     server.stop()
 
 
-@pytest.fixture(autouse=True)
-def _fresh_fleet(request: pytest.FixtureRequest) -> None:
-    """Breakers and latency learned in one test must not steer the next."""
-    if "gateway" in request.fixturenames:
-        request.getfixturevalue("gateway").gateway.fleet.forget()
+@pytest.fixture
+def fresh(gateway: GatewayThread, upstream: FakeOpenAI) -> GatewayThread:
+    """The shared gateway, with the breakers and latency it learned in earlier tests dropped,
+    so they cannot steer this one."""
+    gateway.gateway.fleet.forget()
+    return gateway
 
 
 @pytest.fixture
-def client(gateway: GatewayThread, upstream: FakeOpenAI) -> openai.OpenAI:
-    return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
+def client(fresh: GatewayThread) -> openai.OpenAI:
+    return openai.OpenAI(base_url=fresh.url + "/v1", api_key="unused", max_retries=0)
 
 
 @pytest.fixture
-def async_client(gateway: GatewayThread, upstream: FakeOpenAI) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
+def async_client(fresh: GatewayThread) -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(base_url=fresh.url + "/v1", api_key="unused", max_retries=0)
 
 
 @pytest.fixture
-def http(gateway: GatewayThread, upstream: FakeOpenAI) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=gateway.url, timeout=10) as session:
+def http(fresh: GatewayThread) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=fresh.url, timeout=10) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster on loopback for the whole session; `create_database()` per test."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from tripoint import __version__
+from tripoint.admin_cli import COMMANDS
 from tripoint.config import Settings, load_settings
 from tripoint.config.defaults import embedded_settings
 from tripoint.errors import ConfigError
@@ -60,6 +61,37 @@ def check_config(config_path: Path) -> None:
     )
 
 
+@main.group()
+def governance() -> None:
+    """Data governance: explain what the policies allow."""
+
+
+@governance.command("explain")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True)
+@click.option("--team", default=None)
+@click.option("--model", required=True)
+@click.option(
+    "--data-class", "data_class", default=None, help="Default: the configured default class."
+)
+@click.option("--finding", "findings", multiple=True, help="A finding type (PII, SECRET, ...).")
+def governance_explain(
+    config_path: Path,
+    team: str | None,
+    model: str,
+    data_class: str | None,
+    findings: tuple[str, ...],
+) -> None:
+    """Which targets a call may reach, and which policy excluded each other one."""
+    from tripoint.governance.explain import explain  # noqa: PLC0415
+
+    settings = _settings_or_exit(config_path)
+    chosen = data_class or settings.governance.default_class
+    if chosen not in settings.governance.classes:
+        raise click.BadParameter(f"known classes: {list(settings.governance.classes)}")
+    for line in explain(settings, team, model, chosen, frozenset(findings)):
+        click.echo(line)
+
+
 def _settings_or_exit(config_path: Path | None) -> Settings:
     if config_path is None:
         return embedded_settings()
@@ -71,5 +103,8 @@ def _settings_or_exit(config_path: Path | None) -> Settings:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
 
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 logging.captureWarnings(capture=True)

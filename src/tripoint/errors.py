@@ -3,6 +3,8 @@
 TripointError                      500 server_error
   InvalidRequestError              400 invalid_request_error
     RequestTooLargeError           413 invalid_request_error
+    ConflictError                  409 invalid_request_error (code conflict)
+    UnprocessableError             422 invalid_request_error  a well-formed body asking too much
   AuthenticationError              401 authentication_error
   PermissionDeniedError            403 permission_error
   NotFoundError                    404 not_found_error
@@ -52,6 +54,15 @@ class InvalidRequestError(TripointError):
 class RequestTooLargeError(InvalidRequestError):
     status = 413
     code = "request_too_large"
+
+
+class ConflictError(InvalidRequestError):
+    status = 409
+    code = "conflict"
+
+
+class UnprocessableError(InvalidRequestError):
+    status = 422
 
 
 class AuthenticationError(TripointError):

@@ -28,7 +28,7 @@ backends:
   a:
     type: openai
     base_url: {upstream_url}
-    timeouts: {{connect: 1, first_byte: 5, idle: 5, total: 10}}
+    timeouts: {{connect: 5, first_byte: 30, idle: 30, total: 60}}
 models:
   m: {{targets: [{{backend: a, model: x}}]}}
 limits:
@@ -59,10 +59,8 @@ def memory_gateway(upstream: FakeOpenAI) -> Iterator[GatewayThread]:
 async def test_budget_admits_exactly_what_it_can_pay_for(memory_gateway: GatewayThread) -> None:
     responses = await fire([memory_gateway.url], 200)
 
-    ok = [r for r in responses if r.status_code == 200]
     refused = [r for r in responses if r.status_code == 429]
-    assert len(ok) == 100
-    assert len(refused) == 100
+    assert Counter(r.status_code for r in responses) == {200: 100, 429: 100}
     error = refused[0].json()["error"]
     assert error["code"] == "budget_exceeded"
     assert "budget_usd_total" in error["message"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -287,3 +288,35 @@ def test_predictions_pass_the_same_limits_as_chat(kserve_url: str) -> None:
     assert [a.status_code for a in answers] == [200, 200, 429]
     assert answers[2].json()["error"]["code"] == "rate_limit_exceeded"
     assert "retry-after" in answers[2].headers
+
+
+def test_predictions_need_a_key_when_auth_is_on(
+    kserve_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OIP_TEST_ADMIN_KEY", "admin-" + "k" * 40)
+    monkeypatch.setenv("OIP_TEST_PEPPER", "pepper-" + "p" * 32)
+    monkeypatch.setenv("OIP_TEST_DSN", f"sqlite:///{tmp_path}/tripoint.db")
+    guarded = (
+        settings(kserve_url)
+        + f"""
+server: {{data_dir: {tmp_path}}}
+storage: {{url: env:OIP_TEST_DSN}}
+auth: {{pepper: env:OIP_TEST_PEPPER, bootstrap_admin_key: env:OIP_TEST_ADMIN_KEY}}
+"""
+    )
+    server = GatewayThread(parse_settings(guarded)).start()
+    admin = {"Authorization": "Bearer admin-" + "k" * 40}
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            stranger = http.post("/v2/models/iris/infer", json=IRIS)
+            stranger_meta = http.get("/v2/models/iris")
+            allowed = http.post("/v2/models/iris/infer", json=IRIS, headers=admin)
+            allowed_meta = http.get("/v2/models/iris", headers=admin)
+    finally:
+        server.stop()
+
+    assert stranger.status_code == 401
+    assert stranger_meta.status_code == 401
+    assert allowed.status_code == 200
+    assert allowed.json()["outputs"][0]["data"] == [1, 0]
+    assert allowed_meta.status_code == 200

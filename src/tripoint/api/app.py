@@ -8,9 +8,10 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from tripoint.api import errors, health, inference, models, predict
+from tripoint.api.admin.app import admin_app
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
 from tripoint.config.schema import Settings
@@ -30,7 +31,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         finally:
             await gateway.close()
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/v1/chat/completions", inference.chat_completions, methods=["POST"]),
         Route("/v1/completions", inference.completions, methods=["POST"]),
         Route("/v1/embeddings", inference.embeddings, methods=["POST"]),
@@ -50,6 +51,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         monitor = LoopLagMonitor()
         gateway.components += (monitor,)
         middleware.append(Middleware(SheddingMiddleware, policy=shedding, monitor=monitor))
+    if gateway.identity is not None:  # the admin API exists only where callers are known
+        routes.append(Mount("/admin", app=admin_app(gateway, gateway.identity)))
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -6,13 +6,16 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tripoint.api.guard import public
 from tripoint.gateway import Gateway
 
 
+@public
 async def healthz(request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
+@public
 async def readyz(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     checks = await gateway.readiness()

@@ -17,7 +17,9 @@ from starlette.responses import Response
 
 from tripoint.api.body import parse_request
 from tripoint.api.disconnect import unless_disconnected
+from tripoint.api.guard import requires
 from tripoint.api.streaming import EventStreamResponse, Renderer
+from tripoint.auth.roles import Role
 from tripoint.gateway import Gateway
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream
@@ -42,26 +44,44 @@ CHAT = Wire(render.chat_chunk_json, render.chat_response_json)
 COMPLETION = Wire(render.completion_chunk_json, render.completion_response_json)
 
 
+@requires(Role.MEMBER)
 async def chat_completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
     return await _answer(request, call, body, ident, CHAT)
 
 
+@requires(Role.MEMBER)
 async def completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
     return await _answer(request, call, body, ident, COMPLETION)
 
 
+@requires(Role.MEMBER)
 async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     chunks = gateway.run(call)
     try:
         results = await unless_disconnected(request.receive, _gather(chunks))

@@ -14,6 +14,9 @@ from starlette.responses import Response
 
 from tripoint.api.body import parse_request
 from tripoint.api.disconnect import unless_disconnected
+from tripoint.api.guard import requires
+from tripoint.auth.roles import Role
+from tripoint.auth.stages import usable
 from tripoint.errors import ModelNotFoundError, UpstreamError
 from tripoint.gateway import Gateway
 from tripoint.gateway.gateway import Route
@@ -25,12 +28,18 @@ from tripoint.schema.chunks import Chunk, InferResult
 from tripoint.schema.json import JSONObject
 
 
+@requires(Role.MEMBER)
 async def infer(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
     model = request.path_params["model"]
     body = await parse_request(request, oip.InferRequest, gateway.settings.server.max_body_bytes)
     body = body.model_copy(update={"model": model, "version": request.path_params.get("version")})
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    call = gateway.call(
+        body,
+        request_id=_request_id(request),
+        headers=request.headers,
+        principal=request.state.principal,
+    )
     chunks = gateway.run(call)
     try:
         results = await unless_disconnected(request.receive, _gather(chunks))
@@ -45,23 +54,28 @@ async def infer(request: Request) -> Response:
     return _json(oip.response_json(result, model), headers)
 
 
+@requires(Role.VIEWER)
 async def metadata(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    route = _predictive_route(gateway, request.path_params["model"])
+    route = _predictive_route(request, gateway)
     described = await describe.describe(gateway.providers, route.targets)
     return _json(oip.metadata_json(described, route.model))
 
 
+@requires(Role.VIEWER)
 async def ready(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    route = _predictive_route(gateway, request.path_params["model"])
+    route = _predictive_route(request, gateway)
     is_ready = await describe.ready(gateway.providers, route.targets)
     return _json({"name": route.model, "ready": is_ready}, status=200 if is_ready else 503)
 
 
-def _predictive_route(gateway: Gateway, model: str) -> Route:
+def _predictive_route(request: Request, gateway: Gateway) -> Route:
+    """The model's route when it predicts and the caller may use it; else 404, as OpenAI."""
+    model = request.path_params["model"]
     route = gateway.routes.get(model)
-    if route is None or Operation.PREDICT.value not in route.operations:
+    usable_here = route is not None and usable(request.state.principal, model)
+    if route is None or not usable_here or Operation.PREDICT.value not in route.operations:
         raise ModelNotFoundError(f"The model {model!r} does not exist", param="model")
     return route
 

@@ -19,9 +19,13 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    SecretStr,
+    field_validator,
     model_validator,
 )
 
+from tripoint.config.facts import Pattern
+from tripoint.config.governance import GovernanceSettings
 from tripoint.config.limits import LimitsSettings
 from tripoint.config.routing import (
     Admission,
@@ -34,7 +38,6 @@ from tripoint.config.routing import (
 )
 from tripoint.config.secrets import Secret
 
-Pattern = Literal["saas", "cloud", "self_hosted", "local"]
 Operation = Literal["chat", "completions", "embeddings", "predict"]
 
 
@@ -134,6 +137,67 @@ class AzureOpenAIBackend(BackendBase):
         return self
 
 
+class BedrockGuardrail(Strict):
+    """An Amazon Bedrock guardrail applied by Bedrock itself to every call of the backend."""
+
+    identifier: str = Field(min_length=1)  # the guardrail's id or ARN
+    version: str = Field(default="DRAFT", min_length=1)
+    trace: Literal["enabled", "disabled", "enabled_full"] = "disabled"
+    stream_processing: Literal["sync", "async"] = "sync"  # ConverseStream only
+
+
+class BedrockBackend(BackendBase):
+    """AWS Bedrock: Converse/ConverseStream for chat, InvokeModel for Titan/Cohere embeddings.
+
+    Credentials: a Bedrock `api_key` (sent as a bearer token), or `access_key_id` +
+    `secret_access_key` (+ `session_token`) as secret references for SigV4, else the standard
+    AWS chain (environment, `profile`, web identity, roles), also for SigV4.
+    """
+
+    type: Literal["bedrock"]
+    pattern: Pattern = "cloud"
+    region: str = Field(min_length=1)  # the AWS region requests are signed for and sent to
+    base_url: HttpUrl | None = None  # default https://bedrock-runtime.{region}.amazonaws.com
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    session_token: Secret | None = None
+    profile: str | None = None
+    api_key: Secret | None = None
+    guardrail: BedrockGuardrail | None = None
+
+    @model_validator(mode="after")
+    def _keys_come_in_pairs(self) -> BedrockBackend:
+        if self.api_key is not None and (self.access_key_id is not None or self.profile):
+            raise ValueError("give api_key or AWS credentials (keys or profile), not both")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("access_key_id and secret_access_key are given together or not at all")
+        if self.session_token is not None and self.access_key_id is None:
+            raise ValueError("session_token needs access_key_id and secret_access_key")
+        return self
+
+
+class VertexBackend(BackendBase):
+    """Gemini on Google Vertex AI, and Vertex text embeddings.
+
+    Credentials: `service_account` (a reference to a service-account key's JSON), else
+    Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity).
+    """
+
+    type: Literal["vertex"]
+    pattern: Pattern = "cloud"
+    project: str = Field(min_length=1)
+    location: str = Field(min_length=1)  # us-central1, europe-west4, ... or global
+    base_url: HttpUrl | None = None  # default https://{location}-aiplatform.googleapis.com/v1
+    service_account: Secret | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _region_defaults_to_location(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("region") is None and "location" in data:
+            return {**data, "region": data["location"]}
+        return data
+
+
 class SelfHostedBase(BackendBase):
     """A model server the organisation runs: data stays in-house unless said otherwise."""
 
@@ -200,6 +264,8 @@ Backend = Annotated[
     | AnthropicBackend
     | CohereBackend
     | AzureOpenAIBackend
+    | BedrockBackend
+    | VertexBackend
     | TGIBackend
     | OllamaBackend
     | KServeBackend
@@ -230,17 +296,99 @@ class ServerSettings(Strict):
     shutdown_grace: NonNegativeFloat = 10.0
 
 
+class StorageSettings(Strict):
+    """The SQL store for keys, teams, audit (and later usage, batches, budgets)."""
+
+    url: Secret | None = None  # a PostgreSQL DSN by reference; default SQLite in data_dir
+    pool_size: PositiveInt = 10
+    connect_timeout: PositiveFloat = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _known_database(cls, url: SecretStr | None) -> SecretStr | None:
+        scheme = url.get_secret_value().partition("://")[0] if url is not None else "sqlite"
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                "unsupported database (value not shown); use postgresql://... or sqlite:///..."
+            )
+        return url
+
+
+Role = Literal["admin", "team_admin", "member", "viewer"]
+DATABASE_SCHEMES = frozenset(
+    {"postgresql", "postgres", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
+)
+
+
+class JwtKey(Strict):
+    """A static verification key: a PEM public key, or an HMAC secret for HS* algorithms."""
+
+    kid: str | None = None
+    key: Secret
+
+
+class JwtSettings(Strict):
+    """OIDC/JWT bearer tokens: signature (JWKS URL or static keys), iss, aud, exp, nbf."""
+
+    issuer: str = Field(min_length=1)
+    audience: str = Field(min_length=1)
+    jwks_url: HttpUrl | None = None
+    keys: tuple[JwtKey, ...] = ()
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwks_cache_ttl: PositiveFloat = 300.0  # seconds a fetched JWKS is trusted
+    jwks_min_refresh: NonNegativeFloat = 10.0  # an unknown kid refetches at most this often
+    leeway: NonNegativeFloat = 30.0  # clock skew allowed on exp/nbf, seconds
+    subject_claim: str = "sub"
+    team_claim: str = "team"  # its value names a team (`teams.name`)
+    role_claim: str = "role"
+    role_map: dict[str, Role] = Field(default_factory=dict)  # claim value -> role
+    default_role: Role | None = "member"  # when the role claim is absent; None rejects
+
+    @model_validator(mode="after")
+    def _has_keys(self) -> JwtSettings:
+        if (self.jwks_url is None) == (not self.keys):
+            raise ValueError("set exactly one of jwks_url or keys")
+        return self
+
+
+class AuthSettings(Strict):
+    """Virtual API keys, JWT bearer tokens, roles. Without this section the gateway is open."""
+
+    pepper: Secret  # HMAC-SHA-256 server secret for key hashes; changing it voids every key
+    bootstrap_admin_key: Secret | None = None  # an admin key from config, for the first login
+    key_cache_ttl: PositiveFloat = 10.0  # seconds; bounds revocation delay on other replicas
+    key_cache_size: PositiveInt = 100_000
+    rotation_grace: NonNegativeFloat = 86_400.0  # seconds a rotated key keeps working
+    jwt: JwtSettings | None = None
+
+    @field_validator("pepper")
+    @classmethod
+    def _long_pepper(cls, pepper: SecretStr) -> SecretStr:
+        if len(pepper.get_secret_value()) < 16:
+            raise ValueError("the pepper must be at least 16 characters (value not shown)")
+        return pepper
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()
     limits: LimitsSettings = LimitsSettings()
+    governance: GovernanceSettings = GovernanceSettings()
+    storage: StorageSettings | None = None
+    auth: AuthSettings | None = None
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:
         uses = {name: [t.backend for t in route.targets] for name, route in self.models.items()}
-        if problems := dangling_targets(self.backends, uses):
+        problems = dangling_targets(self.backends, uses)
+        problems += [
+            f"governance.policies.{i}.reroute: unknown model {p.reroute!r}"
+            for i, p in enumerate(self.governance.policies)
+            if p.reroute is not None and p.reroute not in self.models
+        ]
+        if problems:
             raise ValueError("; ".join(problems))
         return self
 

@@ -4,13 +4,21 @@ exist. Each control (identity, limits, guardrails, governance, telemetry) adds i
 
 from __future__ import annotations
 
+import logging
+
+from tripoint.auth.identity import Identity
+from tripoint.auth.stages import Authenticate, Authorize
 from tripoint.config.schema import Settings
-from tripoint.gateway.gateway import Gateway
+from tripoint.gateway.gateway import Gateway, routes_of
+from tripoint.governance.stages import Classify, Govern
 from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.stage import Stage
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
+from tripoint.storage.database import Database
+
+log = logging.getLogger("tripoint")
 
 
 def assemble(settings: Settings) -> Gateway:
@@ -23,7 +31,14 @@ def assemble(settings: Settings) -> Gateway:
         stages["cache"] = ResponseCache(
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
-    gateway = Gateway(settings, stages=stages, components=components, quota=quota)
+    governance = settings.governance
+    if governance.policies or governance.team_classes or governance.findings:
+        stages["classify"] = Classify(governance, scanner=None)
+        stages["govern"] = Govern(governance, routes_of(settings))
+    identity = _identity(settings, components, stages)
+    gateway = Gateway(
+        settings, stages=stages, components=components, quota=quota, identity=identity
+    )
     checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
         name: (str(getattr(backend, "base_url", "")), backend.health)
         for name, backend in settings.backends.items()
@@ -31,3 +46,22 @@ def assemble(settings: Settings) -> Gateway:
     }
     gateway.components += (HealthChecker(gateway.fleet, checks),)
     return gateway
+
+
+def _identity(
+    settings: Settings, components: list[Component], stages: dict[str, Stage]
+) -> Identity | None:
+    """The SQL store when anything needs it; auth stages when `auth:` is configured."""
+    if settings.auth is None:
+        log.warning("no `auth` section: the gateway is OPEN, every caller may use every model")
+    if settings.storage is None and settings.auth is None:
+        return None
+    database = Database.from_settings(settings)
+    components.append(database)
+    if settings.auth is None:
+        return None
+    identity = Identity(settings.auth, database, frozenset(settings.models))
+    components.append(identity)
+    stages["authenticate"] = Authenticate(identity.authenticator)
+    stages["authorize"] = Authorize()
+    return identity

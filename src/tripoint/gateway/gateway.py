@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from tripoint.auth.identity import Identity
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
-from tripoint.pipeline.call import AnyRequest, Call, Record, operation_of
+from tripoint.pipeline.call import ANONYMOUS, AnyRequest, Call, Principal, Record, operation_of
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
@@ -47,6 +48,7 @@ class Gateway:
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
         quota: BackendQuota | None = None,
+        identity: Identity | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -72,7 +74,14 @@ class Gateway:
             [filled[name] for name in PIPELINE if name in filled], router
         )
         self.components = tuple(components)
+        self.identity = identity  # None: an open gateway (no `auth` section)
         self.started = False
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal:
+        """The caller behind these headers; anonymous (may use everything) when auth is off."""
+        if self.identity is None:
+            return ANONYMOUS
+        return await self.identity.authenticator.authenticate(headers)
 
     async def start(self) -> None:
         """Components first (in order: later ones may use earlier ones), then providers."""
@@ -97,6 +106,7 @@ class Gateway:
         *,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        principal: Principal = ANONYMOUS,
     ) -> Call:
         """A new call for `request`; unknown models and unsupported operations are 404/400."""
         operation = operation_of(request)
@@ -115,6 +125,7 @@ class Gateway:
             targets=route.targets,
             record=record,
             headers=headers or {},
+            principal=principal,
         )
 
     def run(self, call: Call) -> ChunkStream:
@@ -140,6 +151,11 @@ def _policies(settings: Settings) -> dict[str, RoutePolicy]:
 
 def new_request_id() -> str:
     return secrets.token_hex(12)
+
+
+def routes_of(settings: Settings) -> dict[str, tuple[Target, ...]]:
+    """Each public model's targets (what a governance reroute switches to)."""
+    return {model: route.targets for model, route in _routes(settings).items()}
 
 
 def _routes(settings: Settings) -> dict[str, Route]:

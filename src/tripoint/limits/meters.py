@@ -73,10 +73,9 @@ def meters_for(
     """Every meter that applies to this caller and model, outermost scope first."""
     now = now or datetime.now(UTC)
     scopes: list[tuple[str, str, LimitSpec]] = []
-    if principal.team and principal.team in settings.teams:
-        scopes.append(
-            (f"team:{principal.team}", f"team {principal.team!r}", settings.teams[principal.team])
-        )
+    team = principal.team_label
+    if team and team in settings.teams:
+        scopes.append((f"team:{team}", f"team {team!r}", settings.teams[team]))
     caller = principal.key_id or principal.id
     if principal.key_id and principal.key_id in settings.keys:
         scopes.append((f"key:{principal.key_id}", "this key", settings.keys[principal.key_id]))

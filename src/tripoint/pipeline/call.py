@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
@@ -34,14 +35,36 @@ class Principal:
     """The authenticated caller. Filled by the auth stage; anonymous until it exists."""
 
     id: str
-    team: str | None = None
+    team: str | None = None  # the team's id
     role: str = "member"
+    kind: str = "anonymous"  # anonymous | key | jwt | bootstrap
+    models: frozenset[str] | None = None  # the models it may use; None: every model
     key_id: str | None = None
+    expires_at: datetime | None = None
+    team_name: str | None = None  # what limits and governance policies name teams by
+
+    @property
+    def team_label(self) -> str | None:
+        return self.team_name or self.team
+
+    def may_use(self, model: str) -> bool:
+        return self.models is None or model in self.models
 
 
 AnyRequest = ChatRequest | CompletionRequest | EmbeddingRequest | InferRequest
 ANONYMOUS = Principal(id="anonymous")
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyOutcome:
+    """One governance policy's effect on a call (or, in dry run, what it would have done)."""
+
+    policy: str
+    effect: str  # allow | deny | reroute
+    excluded: tuple[str, ...]  # target labels removed
+    dry_run: bool
+    rerouted_to: str | None = None
 
 
 @dataclass(slots=True)
@@ -68,6 +91,8 @@ class Record:
     cache_hit: bool = False  # answered from the response cache: costs no tokens
     cost: Decimal | None = None  # USD, settled by the limits stage
     response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
+    data_class: str | None = None
+    policies: list[PolicyOutcome] = field(default_factory=list)  # governance decisions
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +108,8 @@ class Call:
     )  # the request's headers, for stages that read them
     principal: Principal = ANONYMOUS
     priority: Priority = Priority.INTERACTIVE
+    data_class: str | None = None  # set by the classify stage
+    findings: frozenset[str] = frozenset()  # finding types in the input (PII, secrets)
 
     @property
     def request_id(self) -> str:

@@ -8,17 +8,21 @@ from tripoint.config.schema import (
     AnthropicBackend,
     AzureOpenAIBackend,
     Backend,
+    BedrockBackend,
     CohereBackend,
     KServeBackend,
     MLflowBackend,
     OllamaBackend,
     OpenAIBackend,
     TGIBackend,
+    VertexBackend,
 )
 from tripoint.providers.anthropic.provider import AnthropicProvider
 from tripoint.providers.auth import HeaderAuth, UpstreamAuth, bearer
 from tripoint.providers.azure_openai.provider import AzureOpenAIProvider
 from tripoint.providers.base import Provider
+from tripoint.providers.bedrock.provider import BedrockProvider
+from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.cohere.provider import CohereProvider
 from tripoint.providers.kserve.provider import KServeProvider
 from tripoint.providers.mlflow.provider import MLflowProvider
@@ -29,9 +33,12 @@ from tripoint.providers.target import BackendFacts
 from tripoint.providers.tgi import template
 from tripoint.providers.tgi.provider import TGIProvider
 from tripoint.providers.upstream import Upstream
+from tripoint.providers.vertex.provider import VertexProvider
+from tripoint.providers.vertex.token import GoogleOAuth
+from tripoint.schema.json import JSONObject
 
 
-def build_provider(name: str, backend: Backend) -> Provider:
+def build_provider(name: str, backend: Backend) -> Provider:  # noqa: PLR0911 -- one arm a type
     match backend:
         case OpenAIBackend():
             headers = dict(backend.headers)
@@ -80,6 +87,12 @@ def build_provider(name: str, backend: Backend) -> Provider:
                 headers=dict(backend.headers),
             )
             return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
+        case BedrockBackend():
+            return BedrockProvider(_bedrock_upstream(name, backend), _guardrail(backend))
+        case VertexBackend():
+            return VertexProvider(
+                _vertex_upstream(name, backend), backend.project, backend.location
+            )
         case TGIBackend() | OllamaBackend() | KServeBackend() | MLflowBackend():
             return _self_hosted(name, backend)
 
@@ -122,6 +135,49 @@ def _azure_auth(name: str, backend: AzureOpenAIBackend) -> UpstreamAuth:
     if backend.bearer_token is not None:
         return bearer(backend.bearer_token)
     return HeaderAuth("api-key", backend.api_key or SecretStr(""))
+
+
+def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
+    auth = (
+        bearer(backend.api_key)
+        if backend.api_key is not None
+        else AwsSigV4Auth(
+            backend.region,
+            access_key_id=backend.access_key_id,
+            secret_access_key=backend.secret_access_key,
+            session_token=backend.session_token,
+            profile=backend.profile,
+        )
+    )
+    base_url = str(backend.base_url or f"https://bedrock-runtime.{backend.region}.amazonaws.com")
+    return Upstream(name, base_url, auth, backend.timeouts, max_connections=backend.max_connections)
+
+
+def _guardrail(backend: BedrockBackend) -> JSONObject | None:
+    if backend.guardrail is None:
+        return None
+    return {
+        "guardrailIdentifier": backend.guardrail.identifier,
+        "guardrailVersion": backend.guardrail.version,
+        "trace": backend.guardrail.trace,
+        "streamProcessingMode": backend.guardrail.stream_processing,
+    }
+
+
+def _vertex_upstream(name: str, backend: VertexBackend) -> Upstream:
+    host = (
+        "aiplatform.googleapis.com"
+        if backend.location == "global"
+        else f"{backend.location}-aiplatform.googleapis.com"
+    )
+    base_url = str(backend.base_url or f"https://{host}/v1")
+    return Upstream(
+        name,
+        base_url,
+        GoogleOAuth(backend.service_account),
+        backend.timeouts,
+        max_connections=backend.max_connections,
+    )
 
 
 def facts_of(name: str, backend: Backend) -> BackendFacts:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tripoint.config.schema import Pattern
+from tripoint.config.facts import Pattern
 
 
 @dataclass(frozen=True, slots=True)

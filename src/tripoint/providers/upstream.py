@@ -135,14 +135,19 @@ class Upstream:
 
     @asynccontextmanager
     async def post(
-        self, path: str, payload: JSON, *, stream: bool = False
+        self, path: str, payload: JSON, *, stream: bool = False, accept: str | None = None
     ) -> AsyncIterator[UpstreamResponse]:
-        """POST JSON; the body is read inside the block, with errors mapped at this boundary."""
+        """POST JSON; the body is read inside the block, with errors mapped at this boundary.
+
+        `accept` overrides the Accept header for streams that are not SSE (AWS event streams).
+        """
         if self._session is None:
             raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
         url = self.base_url + path
         body = orjson.dumps(payload)
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
+        if accept is not None:
+            headers["Accept"] = accept
         with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
             headers.update(await self._auth.headers("POST", url, body))
             async with asyncio.timeout(self._timeouts.first_byte):

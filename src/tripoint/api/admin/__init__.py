@@ -1,0 +1,1 @@
+"""The admin API under `/admin/`: a FastAPI sub-application, OpenAPI-documented."""

@@ -1,0 +1,1 @@
+"""Data governance: classify each call's data, then narrow the targets it may reach."""

@@ -1,0 +1,1 @@
+"""The `bedrock` backend type: AWS Bedrock Converse/ConverseStream and InvokeModel embeddings."""

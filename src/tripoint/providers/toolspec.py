@@ -1,0 +1,32 @@
+"""OpenAI tool definitions and call arguments as the JSON objects native APIs expect."""
+
+from __future__ import annotations
+
+import orjson
+
+from tripoint.errors import InvalidRequestError
+from tripoint.schema.json import JSON, JSONObject
+from tripoint.schema.requests import Tool
+
+
+def tool_input(arguments: str, position: int) -> JSON:
+    """Tool-call arguments are a JSON string in OpenAI and a JSON object upstream."""
+    try:
+        parsed: JSON = orjson.loads(arguments or "{}")
+    except orjson.JSONDecodeError:
+        raise InvalidRequestError(
+            "tool call arguments must be a JSON object",
+            param=f"messages.{position}.tool_calls",
+        ) from None
+    if not isinstance(parsed, dict):
+        raise InvalidRequestError(
+            "tool call arguments must be a JSON object", param=f"messages.{position}.tool_calls"
+        )
+    return parsed
+
+
+def tool_parameters(tool: Tool) -> JSONObject:
+    parameters = (tool.function.model_extra or {}).get("parameters")
+    if isinstance(parameters, dict):
+        return parameters
+    return {"type": "object", "properties": {}}

@@ -1,0 +1,1 @@
+"""The `vertex` backend type: Gemini on Google Vertex AI, and Vertex text embeddings."""
