@@ -13,6 +13,7 @@ from tripoint.admin_cli import COMMANDS
 from tripoint.config import Settings, load_settings
 from tripoint.config.defaults import embedded_settings
 from tripoint.errors import ConfigError
+from tripoint.ledger_cli import governance_report, usage
 from tripoint.logs import configure_logging
 
 
@@ -106,5 +107,7 @@ def _settings_or_exit(config_path: Path | None) -> Settings:
 
 for _command in COMMANDS:
     main.add_command(_command)
+main.add_command(usage)
+governance.add_command(governance_report)
 
 logging.captureWarnings(capture=True)

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
-import tripoint.auth.tables  # noqa: F401 -- registers the identity tables
+import tripoint.auth.tables
+import tripoint.ledger.tables  # noqa: F401 -- registers the call ledger tables
 from tests.auth.conftest import DATABASES, database_dsn
 from tripoint.cli import main
 from tripoint.config import parse_settings
@@ -45,7 +46,7 @@ async def test_migrations_build_exactly_the_declared_tables(
     await database.close()
 
     assert differences == []
-    assert revision == "0001_identity"
+    assert revision == "0002_call_ledger"  # the newest migration
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(

@@ -22,6 +22,7 @@ class Authenticate:
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
         if call.principal.kind == "anonymous":
             call = replace(call, principal=await self._authenticator.authenticate(call.headers))
+            call.record.principal = call.principal
         async for chunk in call_next(call):
             yield chunk
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from tripoint.config.schema import ServerSettings, Settings
+from tripoint.config.schema import ServerSettings, Settings, StorageSettings
 
 
 def default_data_dir() -> Path:
@@ -18,4 +18,4 @@ def default_data_dir() -> Path:
 
 def embedded_settings() -> Settings:
     """No cloud account, no network: local models are added here by the embedded engine."""
-    return Settings(server=ServerSettings(data_dir=default_data_dir()))
+    return Settings(server=ServerSettings(data_dir=default_data_dir()), storage=StorageSettings())

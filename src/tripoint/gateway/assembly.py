@@ -11,8 +11,10 @@ from tripoint.auth.stages import Authenticate, Authorize
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Gateway, routes_of
 from tripoint.governance.stages import Classify, Govern
+from tripoint.ledger.writer import CallLedger
 from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
+from tripoint.pipeline.recording import RecordStage
 from tripoint.pipeline.stage import Stage
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
@@ -35,10 +37,11 @@ def assemble(settings: Settings) -> Gateway:
     if governance.policies or governance.team_classes or governance.findings:
         stages["classify"] = Classify(governance, scanner=None)
         stages["govern"] = Govern(governance, routes_of(settings))
-    identity = _identity(settings, components, stages)
+    identity, ledger = _identity(settings, components, stages)
     gateway = Gateway(
         settings, stages=stages, components=components, quota=quota, identity=identity
     )
+    gateway.ledger = ledger
     checks = {  # self-hosted servers have a base URL whose origin serves /health, /metrics
         name: (str(getattr(backend, "base_url", "")), backend.health)
         for name, backend in settings.backends.items()
@@ -50,18 +53,23 @@ def assemble(settings: Settings) -> Gateway:
 
 def _identity(
     settings: Settings, components: list[Component], stages: dict[str, Stage]
-) -> Identity | None:
-    """The SQL store when anything needs it; auth stages when `auth:` is configured."""
+) -> tuple[Identity | None, CallLedger | None]:
+    """The SQL store when anything needs it, with the call ledger on it; auth stages when
+    `auth:` is configured."""
     if settings.auth is None:
         log.warning("no `auth` section: the gateway is OPEN, every caller may use every model")
     if settings.storage is None and settings.auth is None:
-        return None
+        log.warning("no `storage` section: the call ledger (usage, audit) is not kept")
+        return None, None
     database = Database.from_settings(settings)
     components.append(database)
+    ledger = CallLedger(database)
+    components.append(ledger)  # after the database: closed (and flushed) before it
+    stages["record"] = RecordStage([ledger])
     if settings.auth is None:
-        return None
+        return None, ledger
     identity = Identity(settings.auth, database, frozenset(settings.models))
     components.append(identity)
     stages["authenticate"] = Authenticate(identity.authenticator)
     stages["authorize"] = Authorize()
-    return identity
+    return identity, ledger

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from tripoint.auth.identity import Identity
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
+from tripoint.ledger.writer import CallLedger
 from tripoint.pipeline.call import ANONYMOUS, AnyRequest, Call, Principal, Record, operation_of
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
@@ -75,6 +76,7 @@ class Gateway:
         )
         self.components = tuple(components)
         self.identity = identity  # None: an open gateway (no `auth` section)
+        self.ledger: CallLedger | None = None  # None: no `storage`, no ledger
         self.started = False
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
@@ -117,7 +119,10 @@ class Gateway:
                 param="model",
             )
         record = Record(
-            request_id=request_id or new_request_id(), model=request.model, operation=operation
+            request_id=request_id or new_request_id(),
+            model=request.model,
+            operation=operation,
+            principal=principal,
         )
         return Call(
             request=request,

@@ -93,6 +93,8 @@ class Record:
     response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
     data_class: str | None = None
     policies: list[PolicyOutcome] = field(default_factory=list)  # governance decisions
+    principal: Principal = field(default_factory=lambda: ANONYMOUS)  # who made the call
+    wall_started: float = field(default_factory=time.time)  # epoch seconds, for the ledger
 
 
 @dataclass(frozen=True, slots=True)
