@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -312,6 +313,7 @@ auth: {{pepper: env:OIP_TEST_PEPPER, bootstrap_admin_key: env:OIP_TEST_ADMIN_KEY
             stranger_meta = http.get("/v2/models/iris")
             allowed = http.post("/v2/models/iris/infer", json=IRIS, headers=admin)
             allowed_meta = http.get("/v2/models/iris", headers=admin)
+            recorded = ledger_rows(http, admin)
     finally:
         server.stop()
 
@@ -320,3 +322,18 @@ auth: {{pepper: env:OIP_TEST_PEPPER, bootstrap_admin_key: env:OIP_TEST_ADMIN_KEY
     assert allowed.status_code == 200
     assert allowed.json()["outputs"][0]["data"] == [1, 0]
     assert allowed_meta.status_code == 200
+    assert {(r["operation"], r["backend"], r["status"]) for r in recorded} == {
+        ("predict", "kserve", 200)
+    }
+
+
+def ledger_rows(http: httpx.Client, admin: dict[str, str]) -> list[dict[str, object]]:
+    """The ledger's records of model `iris`, once its batch writer has flushed (0.5 s)."""
+    deadline = time.monotonic() + 10
+    while True:
+        rows: list[dict[str, object]] = http.get(
+            "/admin/calls", params={"model": "iris"}, headers=admin
+        ).json()["data"]
+        if rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
