@@ -139,6 +139,8 @@ def test_plain_answer_has_the_openai_shape(
 def test_tool_call_answer_has_the_openai_shape(
     client: openai.OpenAI, upstreams: dict[str, ReplayServer], case: ProviderCase
 ) -> None:
+    if not case.tools:
+        pytest.skip(f"{case.name} has no tools (the conformance suite checks the refusal)")
     reference = ask(client, upstreams, REFERENCE, messages=WEATHER, tools=[WEATHER_TOOL])
 
     answer = ask(client, upstreams, case, messages=WEATHER, tools=[WEATHER_TOOL])
@@ -150,7 +152,7 @@ def test_tool_call_answer_has_the_openai_shape(
     assert without_content[0] == without_content[1]
     assert shape(answer.usage) == shape(reference.usage)
     [call] = answer.choices[0].message.tool_calls
-    assert call.id == case.expected.tool_call_id
+    assert case.tool_call_id_matches(call.id)
     assert call.type == "function"
     assert call.function.name == case.expected.tool_name
     assert json.loads(call.function.arguments) == case.expected.tool_arguments
@@ -180,11 +182,13 @@ def test_streamed_answer_has_the_openai_chunk_shapes(
 def test_streamed_tool_call_reassembles_as_openai_does(
     client: openai.OpenAI, upstreams: dict[str, ReplayServer], case: ProviderCase
 ) -> None:
+    if not case.tools:
+        pytest.skip(f"{case.name} has no tools (the conformance suite checks the refusal)")
     chunks = ask(client, upstreams, case, messages=WEATHER, tools=[WEATHER_TOOL], stream=True)
 
     deltas = [t for c in chunks if c.choices for t in c.choices[0].delta.tool_calls or ()]
     first, rest = deltas[0], deltas[1:]
-    assert first.id == case.expected.tool_call_id
+    assert case.tool_call_id_matches(first.id)
     assert first.type == "function"
     assert first.function.name == case.expected.tool_name
     assert all(d.id is None and d.function.name is None for d in rest), "identity comes once"

@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
-from tripoint.api import batches, errors, files, health, inference, models
+from tripoint.api import batches, errors, files, health, inference, models, predict
 from tripoint.api.admin.app import admin_app
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
@@ -46,6 +46,11 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v1/batches", batches.list_batches, methods=["GET"]),
         Route("/v1/batches/{batch_id}", batches.retrieve, methods=["GET"]),
         Route("/v1/batches/{batch_id}/cancel", batches.cancel, methods=["POST"]),
+        # Open Inference Protocol v2 (predictive models); the greedy {model:path} comes last
+        Route("/v2/models/{model:path}/versions/{version}/infer", predict.infer, methods=["POST"]),
+        Route("/v2/models/{model:path}/infer", predict.infer, methods=["POST"]),
+        Route("/v2/models/{model:path}/ready", predict.ready, methods=["GET"]),
+        Route("/v2/models/{model:path}", predict.metadata, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
     ]

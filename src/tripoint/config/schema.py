@@ -39,7 +39,7 @@ from tripoint.config.routing import (
 )
 from tripoint.config.secrets import Secret
 
-Operation = Literal["chat", "completions", "embeddings"]
+Operation = Literal["chat", "completions", "embeddings", "predict"]
 
 
 class Strict(BaseModel):
@@ -224,6 +224,67 @@ class LocalBackend(BackendBase):
     load: Literal["start", "lazy"] = "start"  # at start (/readyz waits) or on first use
 
 
+class SelfHostedBase(BackendBase):
+    """A model server the organisation runs: data stays in-house unless said otherwise."""
+
+    pattern: Pattern = "self_hosted"
+    api_key: Secret | None = None  # sent as a bearer token (a proxy or managed endpoint)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PromptTemplate(Strict):
+    """How a chat becomes the one prompt string of TGI's native API.
+
+    Each message is written as `turn` with `{role}` and `{content}` replaced, after `bos`;
+    `generation` then opens the assistant's turn and `stop` ends it.
+    """
+
+    bos: str = ""
+    turn: str = Field(min_length=1)
+    generation: str = ""
+    stop: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _turn_has_content(self) -> PromptTemplate:
+        if "{content}" not in self.turn:
+            raise ValueError("turn must contain {content}")
+        return self
+
+
+class TGIBackend(SelfHostedBase):
+    """Hugging Face Text Generation Inference, native `/generate` and `/generate_stream`."""
+
+    type: Literal["tgi"]
+    base_url: HttpUrl
+    chat_template: Literal["chatml", "llama3", "plain"] | PromptTemplate = "chatml"
+
+
+class OllamaBackend(SelfHostedBase):
+    """Ollama's native API: `/api/chat` (NDJSON stream), `/api/generate`, `/api/embed`."""
+
+    type: Literal["ollama"]
+    base_url: HttpUrl = HttpUrl("http://127.0.0.1:11434")
+    keep_alive: str | None = None  # how long Ollama keeps the model loaded ("5m", "-1")
+    options: dict[str, bool | int | float | str] = Field(default_factory=dict)  # num_ctx, ...
+
+
+class KServeBackend(SelfHostedBase):
+    """An Open Inference Protocol v2 server: KServe, Triton, Seldon MLServer."""
+
+    type: Literal["kserve"]
+    base_url: HttpUrl
+
+
+class MLflowBackend(SelfHostedBase):
+    """An MLflow scoring server (`mlflow models serve`, `/invocations`): one model per server."""
+
+    type: Literal["mlflow"]
+    base_url: HttpUrl
+    input_format: Literal["dataframe_split", "inputs", "instances"] = "dataframe_split"
+    columns: tuple[str, ...] | None = None  # column names for one 2-D input tensor
+    output_name: str = Field(default="predictions", min_length=1)
+
+
 Backend = Annotated[
     OpenAIBackend
     | AnthropicBackend
@@ -231,7 +292,11 @@ Backend = Annotated[
     | AzureOpenAIBackend
     | BedrockBackend
     | VertexBackend
-    | LocalBackend,
+    | LocalBackend
+    | TGIBackend
+    | OllamaBackend
+    | KServeBackend
+    | MLflowBackend,
     Field(discriminator="type"),
 ]
 
@@ -370,6 +435,26 @@ class Settings(Strict):
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @model_validator(mode="after")
+    def _predictive_models_predict(self) -> Settings:
+        """A route to predictive backends only must say `operations: [predict]`."""
+        problems = [
+            f"models.{name}.operations: its backends only serve predictions; "
+            "set `operations: [predict]`"
+            for name, route in self.models.items()
+            if "predict" not in route.operations
+            and all(
+                t.backend in self.backends and self.backends[t.backend].type in PREDICTIVE
+                for t in route.targets
+            )
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+PREDICTIVE = frozenset({"kserve", "mlflow"})  # backend types that answer OIP v2 predictions
 
 
 def dangling_targets(backends: Collection[str], uses: Mapping[str, Sequence[object]]) -> list[str]:

@@ -12,7 +12,7 @@ from tripoint.config.defaults import model_dir
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.ledger.writer import CallLedger
-from tripoint.pipeline.call import ANONYMOUS, Call, Principal, Record, operation_of
+from tripoint.pipeline.call import ANONYMOUS, AnyRequest, Call, Principal, Record, operation_of
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
@@ -21,7 +21,6 @@ from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.fleet import Fleet
 from tripoint.routing.router import RoutePolicy, Router
-from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.
@@ -107,7 +106,7 @@ class Gateway:
 
     def call(
         self,
-        request: ChatRequest | CompletionRequest | EmbeddingRequest,
+        request: AnyRequest,
         *,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,

@@ -12,6 +12,7 @@ import logging
 
 import tiktoken
 
+from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest, Prompt
 
 log = logging.getLogger("tripoint.limits")
@@ -41,7 +42,11 @@ class TokenCounter:
             return len(text.encode()) // 3 + 1
         return len(self._encoding.encode(text, disallowed_special=()))
 
-    def prompt_tokens(self, request: ChatRequest | CompletionRequest | EmbeddingRequest) -> int:
+    def prompt_tokens(
+        self, request: ChatRequest | CompletionRequest | EmbeddingRequest | InferRequest
+    ) -> int:
+        if isinstance(request, InferRequest):
+            return 0  # a predictive model reads tensors, not tokens
         if isinstance(request, ChatRequest):
             total = _PER_REPLY
             for message in request.messages:

@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import Usage
+from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 
@@ -26,6 +27,7 @@ class Operation(StrEnum):
     CHAT = "chat"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    PREDICT = "predict"  # a predictive model's OIP v2 inference
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,7 @@ class Principal:
         return self.models is None or model in self.models
 
 
+AnyRequest = ChatRequest | CompletionRequest | EmbeddingRequest | InferRequest
 ANONYMOUS = Principal(id="anonymous")
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
 
@@ -98,7 +101,7 @@ class Record:
 class Call:
     """One request flowing through the pipeline; stages hand on a changed copy, never mutate."""
 
-    request: ChatRequest | CompletionRequest | EmbeddingRequest
+    request: AnyRequest
     model: str  # the public model name the client asked for
     targets: tuple[Target, ...]  # candidates, in route order; governance may narrow them
     record: Record
@@ -119,9 +122,11 @@ class Call:
         return operation_of(self.request)
 
 
-def operation_of(request: ChatRequest | CompletionRequest | EmbeddingRequest) -> Operation:
+def operation_of(request: AnyRequest) -> Operation:
     if isinstance(request, ChatRequest):
         return Operation.CHAT
     if isinstance(request, CompletionRequest):
         return Operation.COMPLETIONS
+    if isinstance(request, InferRequest):
+        return Operation.PREDICT
     return Operation.EMBEDDINGS

@@ -6,7 +6,8 @@ from collections.abc import AsyncGenerator
 from typing import Protocol, runtime_checkable
 
 from tripoint.providers.target import Target
-from tripoint.schema.chunks import ChatChunk, EmbeddingResult
+from tripoint.schema.chunks import ChatChunk, EmbeddingResult, InferResult
+from tripoint.schema.oip import InferRequest, ModelMetadata
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 ChatStream = AsyncGenerator[ChatChunk, None]
@@ -43,4 +44,20 @@ class EmbeddingProvider(Protocol):
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult: ...
 
 
-Provider = ChatProvider | CompletionProvider | EmbeddingProvider
+@runtime_checkable
+class PredictionProvider(Protocol):
+    """A predictive (non-LLM) model server: OIP v2 tensors in, tensors out."""
+
+    async def infer(self, request: InferRequest, target: Target) -> InferResult: ...
+
+
+@runtime_checkable
+class ModelMetadataProvider(Protocol):
+    """A model server that describes its models (OIP v2 `GET /v2/models/{name}[/ready]`)."""
+
+    async def metadata(self, target: Target) -> ModelMetadata: ...
+
+    async def ready(self, target: Target) -> bool: ...
+
+
+Provider = ChatProvider | CompletionProvider | EmbeddingProvider | PredictionProvider

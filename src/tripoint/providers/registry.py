@@ -13,9 +13,13 @@ from tripoint.config.schema import (
     Backend,
     BedrockBackend,
     CohereBackend,
+    KServeBackend,
     LocalBackend,
+    MLflowBackend,
+    OllamaBackend,
     OpenAIBackend,
     ServerSettings,
+    TGIBackend,
     VertexBackend,
 )
 from tripoint.providers.anthropic.provider import AnthropicProvider
@@ -25,24 +29,44 @@ from tripoint.providers.base import Provider
 from tripoint.providers.bedrock.provider import BedrockProvider
 from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.cohere.provider import CohereProvider
+from tripoint.providers.kserve.provider import KServeProvider
 from tripoint.providers.local.provider import LocalProvider, engine_for
+from tripoint.providers.mlflow.provider import MLflowProvider
 from tripoint.providers.oauth import ENTRA_TOKEN_URL, ClientCredentialsAuth
+from tripoint.providers.ollama.provider import OllamaProvider
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
+from tripoint.providers.tgi import template
+from tripoint.providers.tgi.provider import TGIProvider
 from tripoint.providers.upstream import Upstream
 from tripoint.providers.vertex.provider import VertexProvider
 from tripoint.providers.vertex.token import GoogleOAuth
 from tripoint.schema.json import JSONObject
 
 
-def build_provider(  # noqa: PLR0911 -- one return per backend type
-    name: str, backend: Backend, *, model_dir: Path | None = None
-) -> Provider:
+def build_provider(name: str, backend: Backend, *, model_dir: Path | None = None) -> Provider:
     """`model_dir`: where local models' relative paths point (server.data_dir/models)."""
     match backend:
         case LocalBackend():
             folder = model_dir if model_dir is not None else default_model_dir(ServerSettings())
             return LocalProvider(name, engine_for(backend, folder))
+        case TGIBackend() | OllamaBackend() | KServeBackend() | MLflowBackend():
+            return _self_hosted(name, backend)
+        case _:
+            return _provider_hosted(name, backend)
+
+
+def _provider_hosted(
+    name: str,
+    backend: OpenAIBackend
+    | AnthropicBackend
+    | CohereBackend
+    | AzureOpenAIBackend
+    | BedrockBackend
+    | VertexBackend,
+) -> Provider:
+    """SaaS and cloud APIs, and OpenAI-compatible servers."""
+    match backend:
         case OpenAIBackend():
             headers = dict(backend.headers)
             if backend.organization:
@@ -90,12 +114,39 @@ def build_provider(  # noqa: PLR0911 -- one return per backend type
                 headers=dict(backend.headers),
             )
             return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
-
         case BedrockBackend():
             return BedrockProvider(_bedrock_upstream(name, backend), _guardrail(backend))
         case VertexBackend():
             return VertexProvider(
                 _vertex_upstream(name, backend), backend.project, backend.location
+            )
+
+
+def _self_hosted(
+    name: str, backend: TGIBackend | OllamaBackend | KServeBackend | MLflowBackend
+) -> Provider:
+    """Self-hosted servers: a bearer token when configured, the server's own wire format."""
+    upstream = Upstream(
+        name,
+        str(backend.base_url),
+        bearer(backend.api_key),
+        backend.timeouts,
+        max_connections=backend.max_connections,
+        headers=dict(backend.headers),
+    )
+    match backend:
+        case TGIBackend():
+            return TGIProvider(upstream, template.resolve(backend.chat_template))
+        case OllamaBackend():
+            return OllamaProvider(upstream, backend.options, backend.keep_alive)
+        case KServeBackend():
+            return KServeProvider(upstream)
+        case MLflowBackend():
+            return MLflowProvider(
+                upstream,
+                input_format=backend.input_format,
+                columns=backend.columns,
+                output_name=backend.output_name,
             )
 
 

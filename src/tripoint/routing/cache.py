@@ -19,6 +19,7 @@ from tripoint.config.routing import CachePolicy
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.chunks import Chunk
+from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import EmbeddingRequest
 
 _VOLATILE = {"stream", "stream_options", "user"}  # do not change the answer
@@ -60,6 +61,8 @@ def cacheable(call: Call, policy: CachePolicy) -> bool:
         return False
     if policy.force or isinstance(call.request, EmbeddingRequest):
         return True
+    if isinstance(call.request, InferRequest):
+        return False  # a model's answer may change with its version: only when forced
     temperature = call.request.temperature
     return temperature is not None and temperature == 0
 

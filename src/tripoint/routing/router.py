@@ -28,16 +28,23 @@ from tripoint.errors import (
     UpstreamError,
     UpstreamRejectedError,
 )
-from tripoint.pipeline.call import Call, Operation
+from tripoint.pipeline.call import AnyRequest, Call, Operation
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream
-from tripoint.providers.base import ChatProvider, CompletionProvider, EmbeddingProvider, Provider
+from tripoint.providers.base import (
+    ChatProvider,
+    CompletionProvider,
+    EmbeddingProvider,
+    PredictionProvider,
+    Provider,
+)
 from tripoint.providers.target import Target
 from tripoint.routing import strategy
 from tripoint.routing.admission import SaturatedError
 from tripoint.routing.fleet import Fleet, TargetState
 from tripoint.routing.retry import budget_allows, may_retry, wait_before
 from tripoint.schema.chunks import Chunk
+from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
 
@@ -289,19 +296,19 @@ def _supports(provider: Provider, call: Call) -> bool:
             return isinstance(provider, CompletionProvider)
         case Operation.EMBEDDINGS:
             return isinstance(provider, EmbeddingProvider)
+        case Operation.PREDICT:
+            return isinstance(provider, PredictionProvider)
 
 
-def _dispatch(
-    provider: Provider,
-    request: ChatRequest | CompletionRequest | EmbeddingRequest,
-    target: Target,
-) -> ChunkStream:
+def _dispatch(provider: Provider, request: AnyRequest, target: Target) -> ChunkStream:
     if isinstance(request, ChatRequest) and isinstance(provider, ChatProvider):
         return provider.chat(request, target)
     if isinstance(request, CompletionRequest) and isinstance(provider, CompletionProvider):
         return provider.complete(request, target)
     if isinstance(request, EmbeddingRequest) and isinstance(provider, EmbeddingProvider):
         return _once(provider, request, target)
+    if isinstance(request, InferRequest) and isinstance(provider, PredictionProvider):
+        return _predict(provider, request, target)
     raise InvalidRequestError(f"backend {target.backend.name!r} cannot serve this request")
 
 
@@ -309,3 +316,9 @@ async def _once(
     provider: EmbeddingProvider, request: EmbeddingRequest, target: Target
 ) -> ChunkStream:
     yield await provider.embed(request, target)
+
+
+async def _predict(
+    provider: PredictionProvider, request: InferRequest, target: Target
+) -> ChunkStream:
+    yield await provider.infer(request, target)

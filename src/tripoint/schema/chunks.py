@@ -2,7 +2,8 @@
 
 Chat and text completions share `ChatChunk` (a text completion is a choice with text and no
 role); a non-streaming answer is one chunk carrying the whole message. Embeddings are one
-`EmbeddingResult`. Fields a provider does not model are kept in `extra` and passed through.
+`EmbeddingResult`, a prediction one `InferResult`. Fields a provider does not model are kept
+in `extra` and passed through.
 """
 
 from __future__ import annotations
@@ -76,4 +77,26 @@ class EmbeddingResult:
     extra: Mapping[str, JSON] = field(default_factory=_empty)
 
 
-Chunk = ChatChunk | EmbeddingResult
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """One named tensor of a prediction, its data flat in row-major order (OIP v2)."""
+
+    name: str
+    datatype: str  # an OIP v2 datatype: BOOL, INT64, FP32, BYTES, ...
+    shape: tuple[int, ...]
+    data: tuple[bool | int | float | str, ...]
+    parameters: Mapping[str, JSON] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True)
+class InferResult:
+    """A predictive model's answer: its output tensors (one chunk, never streamed)."""
+
+    outputs: tuple[Tensor, ...]
+    model_version: str | None = None
+    id: str | None = None
+    parameters: Mapping[str, JSON] = field(default_factory=_empty)
+    usage: Usage | None = None  # predictive models count no tokens; kept for uniform stages
+
+
+Chunk = ChatChunk | EmbeddingResult | InferResult

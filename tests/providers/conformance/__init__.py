@@ -43,7 +43,10 @@ How to plug a new chat backend type in (nothing else to edit; cases are discover
    request must go to, the headers it must carry, and the expected results. Binary or
    non-SSE streams (AWS event stream, NDJSON) set `stream_content_type`, `stream_suffix`,
    `frames` (split a stream fixture into frames) and `garbage_frame`. Headers a recorded
-   answer came with go in `reply_headers`. Checks the generic ones cannot express (a SigV4
-   signature verified with botocore) go in `check_request`.
+   answer came with go in `reply_headers`. A native API without tools sets `tools=False`
+   (the suite then checks that tools are refused with a 400 and nothing is sent); one that
+   sends tool calls whole and without ids sets `tool_arguments_in_pieces=False` and
+   `tool_call_ids="generated"`. Checks the generic ones cannot express (a SigV4 signature
+   verified with botocore) go in `check_request`.
 3. Run `pytest tests/providers -k <name>`.
 """

@@ -11,6 +11,7 @@ from tests.fakes.replay_upstream import ReplayServer, Reply
 from tests.providers.conformance.case import FIXTURES, ProviderCase
 from tests.providers.conformance.scenarios import request
 from tripoint.errors import (
+    InvalidRequestError,
     UpstreamError,
     UpstreamRateLimitError,
     UpstreamRejectedError,
@@ -96,6 +97,8 @@ async def test_translates_the_conversation_to_the_native_request(
     target: Target,
     scenario: str,
 ) -> None:
+    if scenario == "tool_result" and not case.tools:
+        pytest.skip(f"{case.name} has no tools: see test_a_backend_without_tools_refuses_them")
     upstream.queue(text_reply(case))
 
     chunks = await answer(provider, request(scenario), target)
@@ -105,9 +108,31 @@ async def test_translates_the_conversation_to_the_native_request(
     assert_sent(case, upstream, scenario, stream=False)
 
 
+@pytest.mark.parametrize(
+    ("scenario", "stream"), [("tools", False), ("tools", True), ("tool_result", False)]
+)
+async def test_a_backend_without_tools_refuses_them(
+    case: ProviderCase,
+    provider: ChatProvider,
+    upstream: ReplayServer,
+    target: Target,
+    scenario: str,
+    stream: bool,
+) -> None:
+    if case.tools:
+        pytest.skip(f"{case.name} has tools: the tool tests cover it")
+
+    with pytest.raises(InvalidRequestError):
+        await answer(provider, request(scenario, stream=stream), target)
+
+    assert upstream.seen == [], "nothing was sent upstream"
+
+
 async def test_sends_tools_natively_and_answers_the_tool_call(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
+    if not case.tools:
+        pytest.skip(f"{case.name} has no tools: see test_a_backend_without_tools_refuses_them")
     upstream.queue(case.reply("tool_call.json"))
 
     chunks = await answer(provider, request("tools"), target)
@@ -115,7 +140,7 @@ async def test_sends_tools_natively_and_answers_the_tool_call(
     choices, meta = gather(chunks)
     assert choices[0].finish_reason == "tool_calls"
     [call] = choices[0].tool_calls.values()
-    assert call["id"] == case.expected.tool_call_id
+    assert case.tool_call_id_matches(call["id"])
     assert call["name"] == case.expected.tool_name
     assert json.loads(call["arguments"]) == case.expected.tool_arguments
     assert (numbers(meta) or (0, 0, 0))[2] > 0
@@ -150,16 +175,21 @@ async def test_streams_text_then_usage(
 async def test_streams_tool_call_arguments_reassembled(
     case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
 ) -> None:
+    if not case.tools:
+        pytest.skip(f"{case.name} has no tools: see test_a_backend_without_tools_refuses_them")
     upstream.queue(stream_reply(case, "tool_call"))
 
     chunks = await answer(provider, request("tools", stream=True), target)
 
     pieces = [t for c in chunks for d in c.choices for t in d.tool_calls if t.arguments]
-    assert len(pieces) >= 2, "the fixture streams the arguments in several deltas"
+    if case.tool_arguments_in_pieces:
+        assert len(pieces) >= 2, "the fixture streams the arguments in several deltas"
+    else:
+        assert len(pieces) == 1, "the backend sends each tool call whole"
     assert {t.index for c in chunks for d in c.choices for t in d.tool_calls} == {0}
     choices, meta = gather(chunks)
     [call] = choices[0].tool_calls.values()
-    assert call["id"] == case.expected.tool_call_id
+    assert case.tool_call_id_matches(call["id"])
     assert call["name"] == case.expected.tool_name
     assert json.loads(call["arguments"]) == case.expected.tool_arguments
     assert choices[0].finish_reason == "tool_calls"

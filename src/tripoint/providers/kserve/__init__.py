@@ -1,0 +1,1 @@
+"""The `kserve` backend type: Open Inference Protocol v2 servers (KServe, Triton, MLServer)."""

@@ -1,0 +1,1 @@
+"""The `mlflow` backend type: MLflow scoring servers (`/invocations`)."""
