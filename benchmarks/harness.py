@@ -29,6 +29,7 @@ class Plan:
     concurrencies: tuple[int, ...] = (1, 16, 64)
     delays_ms: tuple[int, ...] = (0, 50)
     events: int = 32
+    event_sweep: tuple[int, ...] = (4, 128)  # extra stream lengths, for the marginal event cost
     duration: float | None = 3.0  # seconds per h2load cell; None: a fixed count of requests
     warmup: int = 10  # unmeasured requests per connection before each measured cell
     requests: int = 0  # per h2load cell when duration is None
@@ -44,6 +45,7 @@ SMOKE = Plan(
     concurrencies=(1, 2),
     delays_ms=(0,),
     events=4,
+    event_sweep=(2, 8),
     duration=None,
     warmup=1,
     requests=20,
@@ -88,7 +90,7 @@ class Bench:
         self.plan = plan
         self.variants = variants
         self.workdir = workdir
-        self.cells = matrix(plan.concurrencies, plan.delays_ms, plan.events)
+        self.cells = matrix(plan.concurrencies, plan.delays_ms, plan.events, plan.event_sweep)
         self.upstream: Process | None = None
         self.upstream_url = ""
         self.gateways: dict[str, tuple[Process, str]] = {}  # variant -> (process, /v1 URL)
@@ -115,11 +117,13 @@ class Bench:
         facts = self.facts[variant.name]
         log = self.workdir / f"{variant.name}.log"
         for _ in range(self.plan.startups - 1):  # fresh processes, timed, then stopped
-            process, startup = processes.start_gateway(config, processes.free_port(), log)
+            process, startup = processes.start_gateway(
+                config, processes.free_port(), log, source=variant.source
+            )
             process.stop()
             facts.startups_s.append(startup)
         port = processes.free_port()
-        process, startup = processes.start_gateway(config, port, log)
+        process, startup = processes.start_gateway(config, port, log, source=variant.source)
         facts.startups_s.append(startup)
         time.sleep(0.5)  # let start-up garbage settle before calling the process idle
         facts.idle = processes.memory(process.pid)
@@ -209,12 +213,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="gateway variants to measure (default: all)",
     )
     parser.add_argument("--duration", type=float, help="seconds per h2load cell")
+    parser.add_argument(
+        "--concurrency", type=int, action="append", help="only these concurrencies (repeatable)"
+    )
+    parser.add_argument("--delay", type=int, action="append", help="only these delays (ms)")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run Tripoint from this source tree (e.g. a worktree of main) as 'baseline'",
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.duration:
         plan = replace(plan, duration=args.duration)
+    if args.concurrency:
+        plan = replace(plan, concurrencies=tuple(args.concurrency))
+    if args.delay:
+        plan = replace(plan, delays_ms=tuple(args.delay))
     variants = [v for v in VARIANTS if not args.variant or v.name in args.variant]
+    if args.baseline:
+        if not (args.baseline / "src" / "tripoint").is_dir():
+            parser.error(f"{args.baseline} has no src/tripoint")
+        bare = VARIANTS[0]
+        variants.append(replace(bare, name="baseline", source=args.baseline.resolve()))
     command = "benchmarks/run " + " ".join(sys.argv[1:] if argv is None else argv)
     with tempfile.TemporaryDirectory(prefix="tripoint-bench-") as tmp:
         results = run(plan, variants, Path(tmp), command.strip())

@@ -57,7 +57,9 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
 class Process:
     """A child process we started; stopped with SIGTERM (then SIGKILL) when done."""
 
-    def __init__(self, argv: list[str], name: str, log: Path) -> None:
+    def __init__(
+        self, argv: list[str], name: str, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.argv = argv
         self.log = log
@@ -123,11 +125,19 @@ def tripoint_command() -> str:
 
 
 def start_gateway(
-    config: Path, port: int, log: Path, timeout: float = 30.0
+    config: Path, port: int, log: Path, timeout: float = 30.0, source: Path | None = None
 ) -> tuple[Process, float]:
-    """`tripoint serve --config FILE` as a real process; returns it and its start-up time."""
-    argv = [tripoint_command(), "serve", "--config", str(config), "--log-level", "warning"]
-    argv += ["--host", "127.0.0.1", "--port", str(port)]
-    process = Process(argv, "gateway", log)
+    """`tripoint serve --config FILE` as a real process; returns it and its start-up time.
+
+    With `source`, the same command runs from that source tree (`python -m tripoint` with
+    `source/src` first on the path), to compare two versions of the code in one run.
+    """
+    serve = ["serve", "--config", str(config), "--log-level", "warning"]
+    serve += ["--host", "127.0.0.1", "--port", str(port)]
+    if source is None:
+        process = Process([tripoint_command(), *serve], "gateway", log)
+    else:
+        env = {"PYTHONPATH": str(source / "src")}
+        process = Process([sys.executable, "-m", "tripoint", *serve], "gateway", log, env)
     startup = process.wait_for(f"http://127.0.0.1:{port}/v1/models", timeout)
     return process, startup

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import orjson
 
@@ -33,7 +34,7 @@ class Cell:
     @property
     def label(self) -> str:
         kind = "stream" if self.stream else "json"
-        return f"{kind} d={self.delay_ms}ms c={self.concurrency}"
+        return f"{kind} d={self.delay_ms}ms c={self.concurrency} e={self.events}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Variant:
     name: str
     config: ConfigFactory
     description: str
+    source: Path | None = None  # run Tripoint from this source tree (`src/`), not the installed one
 
 
 def bare_config(upstream_url: str, models: Sequence[str]) -> str:
@@ -66,14 +68,24 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def matrix(concurrencies: Sequence[int], delays_ms: Sequence[int], events: int) -> list[Cell]:
-    """Non-streaming first, then streaming; within each, by delay, then concurrency."""
-    return [
+def matrix(
+    concurrencies: Sequence[int],
+    delays_ms: Sequence[int],
+    events: int,
+    event_sweep: Sequence[int] = (),
+) -> list[Cell]:
+    """Non-streaming first, then streaming; within each, by delay, then concurrency. Then the
+    event sweep: streams of other lengths at the middle concurrency and no delay, from which
+    the marginal CPU cost of one more event follows."""
+    cells = [
         Cell(concurrency=c, stream=stream, delay_ms=d, events=events)
         for stream in (False, True)
         for d in delays_ms
         for c in concurrencies
     ]
+    middle = sorted(concurrencies)[len(concurrencies) // 2]
+    cells += [Cell(concurrency=middle, stream=True, delay_ms=0, events=n) for n in event_sweep]
+    return cells
 
 
 def request_body(cell: Cell) -> bytes:

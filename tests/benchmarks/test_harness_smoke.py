@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from benchmarks import h2load, harness, processes, ttft
+from benchmarks import h2load, harness, processes, report, ttft
 from benchmarks.processes import Process
 from benchmarks.scenarios import VARIANTS, Cell, bare_config, request_body
 
@@ -99,9 +99,10 @@ def test_h2load_log_gives_exact_percentiles_and_counts_failures() -> None:
 def test_harness_runs_every_cell_and_renders_the_report(tmp_path: Path) -> None:
     results = harness.run(harness.SMOKE, VARIANTS, tmp_path, "benchmarks/run --smoke")
 
-    text = harness.report.markdown(results)
+    text = report.markdown(results)
 
-    cells = len(harness.SMOKE.concurrencies) * len(harness.SMOKE.delays_ms) * 2
+    plan = harness.SMOKE
+    cells = len(plan.concurrencies) * len(plan.delays_ms) * 2 + len(plan.event_sweep)
     assert len(results.measured) == cells * (1 + len(VARIANTS))
     assert all(m.load.ok > 0 and m.load.failed == 0 for m in results.measured)
     assert all(m.stream is not None and m.stream.ok > 0 for m in results.measured if m.cell.stream)
@@ -109,3 +110,4 @@ def test_harness_runs_every_cell_and_renders_the_report(tmp_path: Path) -> None:
     assert all(f.idle is not None and f.startups_s for f in results.gateways)
     assert "### Targets (tripoint)" in text
     assert "| 0 ms | 2 | tripoint |" in text
+    assert report.marginal_event_us(results.measured, "tripoint") is not None
