@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from benchmarks import h2load, processes, report, ttft
+from benchmarks import h2load, instructions, processes, report, ttft
 from benchmarks.processes import Memory, Process
 from benchmarks.scenarios import VARIANTS, Cell, Variant, matrix, request_body
 
@@ -223,6 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run Tripoint from this source tree (e.g. a worktree of main) as 'baseline'",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="instead: count user-space instructions per request under callgrind (noise-free)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.duration:
@@ -238,12 +243,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         bare = VARIANTS[0]
         variants.append(replace(bare, name="baseline", source=args.baseline.resolve()))
     command = "benchmarks/run " + " ".join(sys.argv[1:] if argv is None else argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    if args.instructions:
+        with tempfile.TemporaryDirectory(prefix="tripoint-callgrind-") as tmp:
+            text = f"Command: `{command.strip()}`\n\n" + instructions.markdown(
+                instructions.measure(variants, Path(tmp))
+            )
+        print(text)
+        (args.out / f"{stamp}-instructions.md").write_text(text + "\n")
+        return 0
     with tempfile.TemporaryDirectory(prefix="tripoint-bench-") as tmp:
         results = run(plan, variants, Path(tmp), command.strip())
     text = report.markdown(results)
     print(text)
-    args.out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%dT%H%M%S")
     (args.out / f"{stamp}.md").write_text(text)
     (args.out / f"{stamp}.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     return 0

@@ -26,10 +26,11 @@ class Cell:
     stream: bool
     delay_ms: int
     events: int  # content events per streamed answer (and tokens in a whole one)
+    interval_ms: int = 0  # between streamed events; 0: back to back
 
     @property
     def model(self) -> str:
-        return model_name(self.delay_ms, self.events)
+        return model_name(self.delay_ms, self.events, self.interval_ms)
 
     @property
     def label(self) -> str:

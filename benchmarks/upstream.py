@@ -4,8 +4,9 @@ It must never be the bottleneck, so it skips every framework: uvloop runs the lo
 parses HTTP/1.1, and every answer is pre-rendered bytes. The model name in the request body
 chooses the behaviour, so one process serves every scenario through one gateway config:
 
-    bench-d{delay_ms}-e{events}    e.g. bench-d50-e32: 50 ms before the response headers,
-                                   32 content events when streamed
+    bench-d{delay_ms}-e{events}[-i{interval_ms}]
+        e.g. bench-d50-e32: 50 ms before the response head, then 32 content events when
+        streamed, written back to back; with -i20, 20 ms apart (as a model emits tokens)
 
 Run it on its own: `python -m benchmarks.upstream --port 9001`.
 """
@@ -17,14 +18,14 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from typing import cast
 
 import httptools
 import orjson
 import uvloop
 
-_MODEL = re.compile(r"bench-d(\d+)-e(\d+)")
+_MODEL = re.compile(r"bench-d(\d+)-e(\d+)(?:-i(\d+))?")
 _CREATED = 1_700_000_000
 _MODELS = (
     b'{"object":"list","data":[{"id":"bench-d0-e32","object":"model",'
@@ -36,17 +37,20 @@ _MODELS = (
 class Behaviour:
     delay: float  # seconds before the response headers (the model "thinking")
     events: int  # content events in a streamed answer
+    interval: float = 0.0  # seconds between two streamed events
 
 
 def behaviour_of(model: str) -> Behaviour:
     match = _MODEL.fullmatch(model)
     if match is None:
         return Behaviour(delay=0.0, events=32)
-    return Behaviour(delay=int(match[1]) / 1000, events=int(match[2]))
+    interval = int(match[3]) / 1000 if match[3] else 0.0
+    return Behaviour(delay=int(match[1]) / 1000, events=int(match[2]), interval=interval)
 
 
-def model_name(delay_ms: int, events: int) -> str:
-    return f"bench-d{delay_ms}-e{events}"
+def model_name(delay_ms: int, events: int, interval_ms: int = 0) -> str:
+    spacing = f"-i{interval_ms}" if interval_ms else ""
+    return f"bench-d{delay_ms}-e{events}{spacing}"
 
 
 def _head(status: bytes, content_type: bytes, extra: bytes) -> bytes:
@@ -183,6 +187,10 @@ class UpstreamProtocol(asyncio.Protocol):
         if body.get("stream"):
             options = body.get("stream_options") or {}
             frames = sse_answer(model, how.events, bool(options.get("include_usage")))
+            if how.interval > 0:
+                send = partial(self._send_spaced, frames, how.interval)
+                asyncio.get_running_loop().call_later(how.delay, send)
+                return
         else:
             frames = (json_answer(model, how.events),)
         if how.delay <= 0:
@@ -198,6 +206,16 @@ class UpstreamProtocol(asyncio.Protocol):
         # one write per event: uvloop sends each at once, as a token-by-token server would
         for frame in frames:
             self._send(frame)
+
+    def _send_spaced(self, frames: tuple[bytes, ...], interval: float, sent: int = 0) -> None:
+        """The head with the first event, then one event per `interval`."""
+        if sent == 0:
+            self._send(frames[0])
+            sent = 1
+        self._send(frames[sent])
+        if sent + 1 < len(frames) and self._transport is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(interval, self._send_spaced, frames, interval, sent + 1)
 
 
 async def serve(host: str, port: int, ready: Callable[[int], None] | None = None) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from benchmarks import h2load, harness, processes, report, ttft
+from benchmarks import h2load, harness, instructions, processes, report, ttft
 from benchmarks.processes import Process
 from benchmarks.scenarios import VARIANTS, Cell, bare_config, request_body
 
@@ -92,6 +92,17 @@ def test_h2load_log_gives_exact_percentiles_and_counts_failures() -> None:
     assert result.failed == 2
     assert (result.p(50), result.p(99), result.p(100)) == (50.0, 99.0, 100.0)
     assert result.rps == 50.0
+
+
+def test_callgrind_totals_become_instructions_per_request_and_per_event() -> None:
+    dump = "events: Ir\nsummary: 0\nfn=(1) main\n16 5\ntotals: 1200000\n"
+    counted = instructions.Counted("tripoint", 1_000_000, 2_000_000, 2_140_000)
+
+    table = instructions.markdown([counted])
+
+    assert instructions.totals(dump) == 1_200_000
+    assert counted.per_event == 5_000
+    assert "| tripoint | 1,000,000 | 2,000,000 | 2,140,000 | 5,000 | 1.000 | 1.000 |" in table
 
 
 @pytest.mark.slow
