@@ -62,8 +62,8 @@ async def measure(
     firsts: list[float] = []
     totals: list[float] = []
     counts = [0, 0]  # events, failures
-    deadline = time.perf_counter() + seconds
     remaining = [requests]
+    deadline = 0.0  # set once the connections are open
 
     async def worker(session: aiohttp.ClientSession) -> None:
         while remaining[0] > 0 and time.perf_counter() < deadline:

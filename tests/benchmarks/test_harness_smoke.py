@@ -39,15 +39,16 @@ def bench_gateway(
     process.stop()
 
 
-def test_fast_upstream_speaks_the_openai_wire_format(fast_upstream: str) -> None:
+@pytest.mark.parametrize("model", ["bench-d0-e4", "bench-d5-e4-i5"])
+def test_fast_upstream_speaks_the_openai_wire_format(fast_upstream: str, model: str) -> None:
     client = openai.OpenAI(base_url=fast_upstream, api_key="unused", max_retries=0)
     messages: list[openai.types.chat.ChatCompletionMessageParam] = [
         {"role": "user", "content": "hi"}
     ]
 
-    whole = client.chat.completions.create(model="bench-d0-e4", messages=messages)
+    whole = client.chat.completions.create(model=model, messages=messages)
     stream = client.chat.completions.create(
-        model="bench-d0-e4", messages=messages, stream=True, stream_options={"include_usage": True}
+        model=model, messages=messages, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
 
