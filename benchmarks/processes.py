@@ -66,7 +66,13 @@ class Process:
         # output goes to a file, never a pipe: a full pipe would stall the process under test
         with log.open("wb") as out:
             self.started = time.perf_counter()
-            self._popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+            self._popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, **(env or {})},
+            )
 
     @property
     def pid(self) -> int:

@@ -80,6 +80,29 @@ def test_gateway_process_reports_cpu_and_memory(bench_gateway: tuple[Process, st
     assert 0 < memory.rss_mib <= memory.peak_mib
 
 
+def test_baseline_gateway_runs_from_its_own_source_tree(fast_upstream: str, tmp_path: Path) -> None:
+    tree = tmp_path / "other"
+    shutil.copytree(
+        processes.ROOT / "src",
+        tree / "src",
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
+    )
+    models = tree / "src" / "tripoint" / "api" / "models.py"
+    models.write_text(models.read_text().replace('"owned_by": "tripoint"', '"owned_by": "other"'))
+    config = tmp_path / "bare.yaml"
+    config.write_text(bare_config(fast_upstream, ["bench-d0-e4"]))
+    port = processes.free_port()
+
+    process, _ = processes.start_gateway(config, port, tmp_path / "gateway.log", source=tree)
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="-", max_retries=0)
+        owners = {model.owned_by for model in client.models.list()}
+    finally:
+        process.stop()
+
+    assert owners == {"other"}
+
+
 def test_h2load_log_gives_exact_percentiles_and_counts_failures() -> None:
     log = "\n".join(f"{1_000_000 + i}\t200\t{(i + 1) * 1000}" for i in range(100))
     log += "\n2000000\t502\t10\n"
