@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.fakes.openai_upstream import FakeOpenAI  # noqa: E402
-
 from tripoint.batch.records import BatchJob, StoredFile, new_batch_id, new_file_id  # noqa: E402
 from tripoint.batch.runner import BatchRunner  # noqa: E402
 from tripoint.config import parse_settings  # noqa: E402

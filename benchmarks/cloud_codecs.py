@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from botocore.eventstream import EventStreamBuffer
 from pydantic import SecretStr
-from tests.fakes.eventstream import encode_events
 
+from tests.fakes.eventstream import encode_events
 from tripoint.providers.bedrock.eventstream import EventStreamDecoder
 from tripoint.providers.bedrock.signing import AwsSigV4Auth
 

@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.servers import GatewayThread  # noqa: E402
-
 from tripoint.config import parse_settings  # noqa: E402
 from tripoint.engine import Engine, Generation, Kind, ModelSpec  # noqa: E402
 from tripoint.engine.onnx import load_tokenizer  # noqa: E402

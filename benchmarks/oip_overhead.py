@@ -18,9 +18,9 @@ from pathlib import Path
 
 import httpx
 import orjson
+
 from tests.model_servers import stop, wait_until_ready
 from tests.servers import GatewayThread, free_port
-
 from tripoint.config import parse_settings
 from tripoint.schema.oip import InferRequest
 

@@ -13,7 +13,7 @@ from collections.abc import AsyncGenerator, Callable
 import anyio
 import orjson
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tripoint.api.errors import error_json
 from tripoint.errors import TripointError
@@ -69,31 +69,31 @@ class EventStreamResponse(Response):
                 "headers": SSE_HEADERS + self._extra_headers,
             }
         )
+        render = self._render
         try:
-            await self._send_chunk(send, self._first)
+            if (body := render(self._first)) is not None:
+                await send(_more(_event(body)))
             async for chunk in self._rest:
-                await self._send_chunk(send, chunk)
+                # the per-event hot path: one render, one send, no helper coroutines
+                if (body := render(chunk)) is not None:
+                    await send(_more(_event(body)))
         except OSError:
             return  # the client is gone; the task group's cleanup closes the upstream
         except TripointError as exc:
-            await _send(send, _event(error_json(exc)))
+            tail = _event(error_json(exc))
         except Exception as exc:
             log.exception("stream failed", exc_info=exc)
             failure = TripointError("The server had an error while streaming the response.")
-            await _send(send, _event(error_json(failure)))
+            tail = _event(error_json(failure))
         else:
-            await _send(send, DONE)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _send_chunk(self, send: Send, chunk: Chunk) -> None:
-        body = self._render(chunk)
-        if body is not None:
-            await _send(send, _event(body))
+            tail = DONE
+        # the last event and the end of the body go out together: one write, not two
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 
 def _event(body: object) -> bytes:
-    return b"data: " + orjson.dumps(body) + b"\n\n"
+    return b"data: %b\n\n" % orjson.dumps(body)
 
 
-async def _send(send: Send, data: bytes) -> None:
-    await send({"type": "http.response.body", "body": data, "more_body": True})
+def _more(data: bytes) -> Message:
+    return {"type": "http.response.body", "body": data, "more_body": True}

@@ -59,7 +59,7 @@ def chunk_from_event(event: ServerSentEvent) -> ChatChunk | None:
 
 def chunk_from_wire(body: JSONObject) -> ChatChunk:
     """A `chat.completion.chunk`, `chat.completion`, or (text) `completion` object."""
-    choices = tuple(_choice(obj(c, "choice")) for c in arr(body.get("choices"), "choices"))
+    choices = tuple([_choice(obj(c, "choice")) for c in arr(body.get("choices"), "choices")])
     usage = body.get("usage")
     return ChatChunk(
         choices=choices,
@@ -126,20 +126,29 @@ def _message(body: JSONObject) -> str:
 
 
 def _choice(choice: JSONObject) -> ChoiceDelta:
-    delta = choice.get("delta", choice.get("message"))
-    fields = obj(delta, "delta") if delta is not None else {}
-    text = fields.get("content") if delta is not None else choice.get("text")
+    # runs once per streamed event: plain branches, and no generator for absent tool calls
+    delta = choice["delta"] if "delta" in choice else choice.get("message")
+    if delta is None:  # a text completion's choice
+        fields: JSONObject = {}
+        text = choice.get("text")
+    else:
+        fields = obj(delta, "delta")
+        text = fields.get("content")
+    calls = fields.get("tool_calls")
     return ChoiceDelta(
         index=opt_int(choice.get("index"), "index") or 0,
         role=opt_str(fields.get("role"), "role"),
         text=opt_str(text, "content"),
-        tool_calls=tuple(
-            _tool_call(obj(t, "tool_call"), i)
-            for i, t in enumerate(arr(fields.get("tool_calls"), "tool_calls"))
-        ),
+        tool_calls=() if calls is None else _tool_calls(calls),
         finish_reason=opt_str(choice.get("finish_reason"), "finish_reason"),
         logprobs=choice.get("logprobs"),
         extra=_rest(fields, _DELTA_KEYS),
+    )
+
+
+def _tool_calls(calls: JSON) -> tuple[ToolCallDelta, ...]:
+    return tuple(
+        [_tool_call(obj(t, "tool_call"), i) for i, t in enumerate(arr(calls, "tool_calls"))]
     )
 
 

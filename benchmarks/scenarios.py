@@ -1,0 +1,112 @@
+"""What is measured: the cells of the matrix, the request bodies, and the gateway variants.
+
+A variant is a name plus a config factory. Later issues add rows by appending variants here
+(limits on, guardrails on, metrics on): each runs as its own gateway process, measured side
+by side with the others and with the direct baseline, cell by cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from benchmarks.upstream import model_name
+
+ConfigFactory = Callable[[str, Sequence[str]], str]  # (upstream /v1 URL, model names) -> YAML
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One point of the matrix, measured directly and through every variant."""
+
+    concurrency: int
+    stream: bool
+    delay_ms: int
+    events: int  # content events per streamed answer (and tokens in a whole one)
+    interval_ms: int = 0  # between streamed events; 0: back to back
+
+    @property
+    def model(self) -> str:
+        return model_name(self.delay_ms, self.events, self.interval_ms)
+
+    @property
+    def label(self) -> str:
+        kind = "stream" if self.stream else "json"
+        return f"{kind} d={self.delay_ms}ms c={self.concurrency} e={self.events}"
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    name: str
+    config: ConfigFactory
+    description: str
+    source: Path | None = None  # run Tripoint from this source tree (`src/`), not the installed one
+
+
+def bare_config(upstream_url: str, models: Sequence[str]) -> str:
+    """The bare data plane: one OpenAI-compatible backend, one route per model, no controls."""
+    routes = "\n".join(
+        f"  {m}:\n    targets: [{{backend: bench, model: {m}}}]\n    operations: [chat]"
+        for m in models
+    )
+    return f"""\
+backends:
+  bench:
+    type: openai
+    base_url: {upstream_url}
+    pattern: self_hosted
+    max_connections: 512
+models:
+{routes}
+"""
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("tripoint", bare_config, "bare data plane: no auth, limits, guardrails or metrics"),
+)
+
+
+def matrix(
+    concurrencies: Sequence[int],
+    delays_ms: Sequence[int],
+    events: int,
+    event_sweep: Sequence[int] = (),
+) -> list[Cell]:
+    """Non-streaming first, then streaming; within each, by delay, then concurrency. Then the
+    event sweep: streams of other lengths at the middle concurrency and no delay, from which
+    the marginal CPU cost of one more event follows."""
+    cells = [
+        Cell(concurrency=c, stream=stream, delay_ms=d, events=events)
+        for stream in (False, True)
+        for d in delays_ms
+        for c in concurrencies
+    ]
+    middle = sorted(concurrencies)[len(concurrencies) // 2]
+    cells += [Cell(concurrency=middle, stream=True, delay_ms=0, events=n) for n in event_sweep]
+    return cells
+
+
+def request_body(cell: Cell) -> bytes:
+    """A typical small chat request, as the `openai` SDK sends it."""
+    body: dict[str, object] = {
+        "model": cell.model,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Say hello in one short sentence, please."},
+        ],
+        "max_tokens": 64,
+        "temperature": 0.2,
+    }
+    if cell.stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return orjson.dumps(body)
+
+
+def events_per_stream(cell: Cell) -> int:
+    """SSE data events the gateway forwards per streamed answer: the role event, the content
+    events, the finish event and the usage event ([DONE] not counted)."""
+    return cell.events + 3
