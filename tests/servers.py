@@ -9,6 +9,7 @@ import time
 import uvicorn
 
 from tripoint.config.schema import Settings
+from tripoint.gateway import Gateway
 from tripoint.server import uvicorn_config
 
 
@@ -19,12 +20,12 @@ def free_port() -> int:
 
 
 class GatewayThread:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, gateway: Gateway | None = None) -> None:
         port = free_port()
         server = settings.server.model_copy(update={"host": "127.0.0.1", "port": port})
         self.settings = settings.model_copy(update={"server": server})
         self.port = port
-        self.server = uvicorn.Server(uvicorn_config(self.settings, "warning"))
+        self.server = uvicorn.Server(uvicorn_config(self.settings, "warning", gateway))
         self._thread = threading.Thread(target=self.server.run, name="gateway", daemon=True)
 
     @property

@@ -8,13 +8,16 @@ import uvicorn
 
 from tripoint.api.app import create_app
 from tripoint.config.schema import Settings
+from tripoint.gateway import Gateway
 
 log = logging.getLogger("tripoint")
 
 
-def uvicorn_config(settings: Settings, log_level: str = "info") -> uvicorn.Config:
+def uvicorn_config(
+    settings: Settings, log_level: str = "info", gateway: Gateway | None = None
+) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(settings),
+        create_app(settings, gateway),
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop",

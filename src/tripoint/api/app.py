@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 
 from tripoint.api import errors, health, inference, models
+from tripoint.api.metrics import metrics_routes
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.config.schema import Settings
 from tripoint.errors import TripointError
@@ -37,6 +38,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        *metrics_routes(gateway),
     ]
     app = Starlette(
         routes=routes,

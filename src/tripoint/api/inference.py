@@ -7,9 +7,11 @@ first chunk is awaited before any byte is sent, so a failure before the answer s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -18,12 +20,13 @@ from starlette.responses import Response
 from tripoint.api.body import parse_request
 from tripoint.api.streaming import EventStreamResponse, Renderer
 from tripoint.gateway import Gateway
-from tripoint.pipeline.call import Call
+from tripoint.pipeline.call import Call, Operation
 from tripoint.schema import render
 from tripoint.schema.chunks import ChatChunk, Chunk, EmbeddingResult
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest, Sampling
 
+R = TypeVar("R", ChatRequest, CompletionRequest, EmbeddingRequest)
 StreamRenderer = Callable[..., JSONObject]
 WholeRenderer = Callable[[list[ChatChunk], render.Identity], JSONObject]
 
@@ -42,28 +45,49 @@ COMPLETION = Wire(render.completion_chunk_json, render.completion_response_json)
 
 async def chat_completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    body, call = await _begin(gateway, request, ChatRequest, Operation.CHAT)
     ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
     return await _answer(gateway, call, body, ident, CHAT)
 
 
 async def completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    body, call = await _begin(gateway, request, CompletionRequest, Operation.COMPLETIONS)
     ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
     return await _answer(gateway, call, body, ident, COMPLETION)
 
 
 async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(body, request_id=_request_id(request), headers=request.headers)
+    _, call = await _begin(gateway, request, EmbeddingRequest, Operation.EMBEDDINGS)
     results = [chunk async for chunk in gateway.run(call)]
     result = next(c for c in results if isinstance(c, EmbeddingResult))
     ident = render.Identity(id=call.request_id, model=call.model)
     return _json(render.embedding_response_json(result, ident), call)
+
+
+async def _begin(
+    gateway: Gateway, request: Request, kind: type[R], operation: Operation
+) -> tuple[R, Call]:
+    """Parse the body and open the call; a refusal here is still recorded, then raised."""
+    started = time.perf_counter()
+    body: R | None = None
+    try:
+        body = await parse_request(request, kind, gateway.settings.server.max_body_bytes)
+        call = gateway.call(
+            body, request_id=_request_id(request), headers=request.headers, started=started
+        )
+    except Exception as exc:
+        gateway.reject(
+            operation,
+            exc,
+            request_id=_request_id(request),
+            model=body.model if body is not None else None,
+            started=started,
+            headers=request.headers,
+        )
+        raise
+    return body, call
 
 
 async def _answer(

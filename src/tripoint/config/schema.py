@@ -83,8 +83,38 @@ class ServerSettings(Strict):
     shutdown_grace: NonNegativeFloat = 10.0
 
 
+class MetricsSettings(Strict):
+    """Prometheus exposition. Multiprocess-safe when PROMETHEUS_MULTIPROC_DIR is set."""
+
+    enabled: bool = True
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9._/-]*$")
+    token: Secret | None = None  # bearer token a scraper must send; None leaves it open
+    port: int | None = Field(default=None, ge=0, le=65535)  # serve on its own port instead
+    host: str = "127.0.0.1"  # the separate listener's address (with `port`)
+
+
+class TracingSettings(Strict):
+    """OpenTelemetry traces: nothing is exported unless `otlp_endpoint` is set."""
+
+    enabled: bool = False  # spans are made (and traceparent continued) even without export
+    otlp_endpoint: HttpUrl | None = None  # e.g. http://collector:4318/v1/traces; enables tracing
+    otlp_headers: dict[str, Secret] = Field(default_factory=dict)  # e.g. an auth header
+    service_name: str = "tripoint"
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of root traces; parents decide
+    capture_content: bool = False  # put prompts and completions on spans (opt-in)
+    stage_spans: bool = True  # a child span per pipeline stage
+
+
+class TelemetrySettings(Strict):
+    metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
+    access_log: bool = True  # one JSON line per call on the `tripoint.access` logger
+    recent_records: int = Field(default=1000, ge=0)  # finished Records kept in memory to query
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
 

@@ -4,12 +4,23 @@ exist. Each control (identity, limits, guardrails, governance, telemetry) adds i
 
 from __future__ import annotations
 
+from opentelemetry.sdk.trace.export import SpanExporter
+
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Component, Gateway
+from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import Stage
+from tripoint.telemetry.observer import Telemetry
 
 
-def assemble(settings: Settings) -> Gateway:
+def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -> Gateway:
+    """`span_exporter` receives finished spans (tests, embedders); else OTLP when configured."""
     components: list[Component] = []
     stages: dict[str, Stage] = {}
-    return Gateway(settings, stages=stages, components=components)
+    sinks: list[RecordSink] = []  # the usage ledger and the audit trail add theirs here
+    telemetry = Telemetry(settings.telemetry, settings.models, sinks, span_exporter=span_exporter)
+    components.insert(0, telemetry)  # first up, last down: it records the others' calls
+    stages["record"] = telemetry.stage
+    return Gateway(
+        settings, stages=telemetry.wrap(stages), components=components, telemetry=telemetry
+    )

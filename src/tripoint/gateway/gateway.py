@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
-from tripoint.pipeline.call import Call, Record, operation_of
+from tripoint.pipeline.attempt import timed_attempt
+from tripoint.pipeline.call import Call, Operation, Record, operation_of
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.router import Router
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
+from tripoint.telemetry.observer import Telemetry
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.
@@ -58,6 +61,7 @@ class Gateway:
         settings: Settings,
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
+        telemetry: Telemetry | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -68,8 +72,11 @@ class Gateway:
         }
         self.routes = _routes(settings)
         filled = stages or {}
+        self.telemetry = telemetry
+        attempt = telemetry.attempt if telemetry is not None else timed_attempt
         self._pipeline: Next = compose(
-            [filled[name] for name in PIPELINE if name in filled], Router(self.providers)
+            [filled[name] for name in PIPELINE if name in filled],
+            Router(self.providers, attempt=attempt),
         )
         self.components = tuple(components)
         self.started = False
@@ -97,6 +104,7 @@ class Gateway:
         *,
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
+        started: float | None = None,
     ) -> Call:
         """A new call for `request`; unknown models and unsupported operations are 404/400."""
         operation = operation_of(request)
@@ -107,7 +115,10 @@ class Gateway:
                 param="model",
             )
         record = Record(
-            request_id=request_id or new_request_id(), model=request.model, operation=operation
+            request_id=request_id or new_request_id(),
+            model=request.model,
+            operation=operation,
+            started=started if started is not None else time.perf_counter(),
         )
         return Call(
             request=request,
@@ -116,6 +127,27 @@ class Gateway:
             record=record,
             headers=headers or {},
         )
+
+    def reject(
+        self,
+        operation: Operation,
+        error: BaseException,
+        *,
+        request_id: str | None,
+        model: str | None,
+        started: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Record a request refused before its call existed (bad body, unknown model)."""
+        if self.telemetry is not None:
+            self.telemetry.reject(
+                operation,
+                error,
+                request_id=request_id or new_request_id(),
+                model=model,
+                started=started,
+                headers=headers,
+            )
 
     def run(self, call: Call) -> ChunkStream:
         return self._pipeline(call)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 
 from tripoint.config.schema import Timeouts
 from tripoint.errors import TripointError, UpstreamError, UpstreamTimeoutError
@@ -134,6 +135,7 @@ class Upstream:
         url = self.base_url + path
         body = orjson.dumps(payload)
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
+        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
         headers.update(await self._auth.headers("POST", url, body))
         with upstream_errors(self.name):
             async with asyncio.timeout(self._timeouts.first_byte):
@@ -152,6 +154,7 @@ class Upstream:
             raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
         url = self.base_url + path
         headers = dict(await self._auth.headers("GET", url, b""))
+        propagate.inject(headers)
         with upstream_errors(self.name):
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.get(url, headers=headers)

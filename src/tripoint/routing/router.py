@@ -15,6 +15,7 @@ from tripoint.errors import (
     UpstreamError,
     UpstreamRejectedError,
 )
+from tripoint.pipeline.attempt import AttemptWrapper, timed_attempt
 from tripoint.pipeline.call import Call, Operation
 from tripoint.pipeline.stage import ChunkStream
 from tripoint.providers.base import ChatProvider, CompletionProvider, EmbeddingProvider, Provider
@@ -23,8 +24,11 @@ from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRe
 
 
 class Router:
-    def __init__(self, providers: Mapping[str, Provider]) -> None:
+    def __init__(
+        self, providers: Mapping[str, Provider], attempt: AttemptWrapper = timed_attempt
+    ) -> None:
         self._providers = providers
+        self._attempt = attempt  # times each attempt on the Record (telemetry adds a span)
 
     async def __call__(self, call: Call) -> ChunkStream:
         capable = [t for t in call.targets if _supports(self._providers[t.backend.name], call)]
@@ -36,7 +40,9 @@ class Router:
         for target in capable:
             call.record.attempts += 1
             call.record.target = target
-            stream = _dispatch(self._providers[target.backend.name], call.request, target)
+            stream = self._attempt(
+                call, target, _dispatch(self._providers[target.backend.name], call.request, target)
+            )
             try:
                 first = await anext(stream)
             except StopAsyncIteration:
