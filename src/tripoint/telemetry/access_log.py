@@ -52,10 +52,9 @@ class AccessLog:
         self._log = logger or logging.getLogger("tripoint.access")
 
     def write(self, record: Record) -> None:
-        if not self._log.isEnabledFor(logging.INFO):
-            return
         level = logging.WARNING if record.status >= 500 else logging.INFO
-        self._log.log(level, "call", extra=access_fields(record))
+        if self._log.isEnabledFor(level):  # build the fields only for a line that is written
+            self._log.log(level, "call", extra=access_fields(record))
 
 
 def _ms(end: float | None, start: float) -> float | None:
