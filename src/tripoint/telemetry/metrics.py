@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from typing import TypeVar, cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -21,6 +22,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from tripoint.pipeline.call import Record
 
@@ -33,6 +35,7 @@ TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 10, 30)
 TPOT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1)
 OVERHEAD_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1)
 
+M = TypeVar("M", bound=MetricWrapperBase)
 BREAKER_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 CALL = ("model", "operation", "backend", "pattern")
 
@@ -60,8 +63,12 @@ class Metrics:
 
     def __init__(self, models: Iterable[str]) -> None:
         self._models = frozenset(models)
-        self._free = {k: BoundedLabel() for k in ("error", "guardrail", "policy", "kind", "act")}
+        self._free = {
+            k: BoundedLabel() for k in ("error", "guardrail", "policy", "kind", "act", "stage")
+        }
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        # labelled children by (family, values): `labels()` validates and locks on every call
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -168,12 +175,19 @@ class Metrics:
             multiprocess_mode="livesum",
         )
 
+    def _child(self, metric: M, *values: str) -> M:
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return cast(M, child)
+
     # hooks for components that own state rather than calls --------------------------------
     def set_breaker_state(self, backend: str, state: str) -> None:
-        self.breaker.labels(backend).set(BREAKER_STATES[state])
+        self._child(self.breaker, backend).set(BREAKER_STATES[state])
 
     def set_queue_depth(self, queue: str, depth: int) -> None:
-        self.queue.labels(queue).set(depth)
+        self._child(self.queue, queue).set(depth)
 
     # the RecordSink --------------------------------------------------------------------------
     def write(self, record: Record) -> None:
@@ -182,15 +196,15 @@ class Metrics:
         backend = target.backend.name if target else NONE
         pattern = target.backend.pattern if target else NONE
         operation = record.operation.value
-        self.requests.labels(model, operation, backend, pattern, str(record.status)).inc()
+        self._child(self.requests, model, operation, backend, pattern, str(record.status)).inc()
         if record.error_type is not None:
-            self.errors.labels(model, backend, self._free["error"](record.error_type)).inc()
+            self._child(self.errors, model, backend, self._free["error"](record.error_type)).inc()
         if record.finished_at is not None:
             total = record.finished_at - record.started
-            self.duration.labels(model, operation, backend, pattern).observe(total)
+            self._child(self.duration, model, operation, backend, pattern).observe(total)
             if record.upstream:
                 overhead = max(0.0, total - record.upstream_seconds)
-                self.overhead.labels(model, operation).observe(overhead)
+                self._child(self.overhead, model, operation).observe(overhead)
             self._stream_latency(record, model, backend, pattern)
         self._attempts(record, model)
         self._usage(record, model, backend)
@@ -199,13 +213,15 @@ class Metrics:
     def _stream_latency(self, record: Record, model: str, backend: str, pattern: str) -> None:
         if not record.stream or record.first_chunk_at is None:
             return
-        self.ttft.labels(model, backend, pattern).observe(record.first_chunk_at - record.started)
+        self._child(self.ttft, model, backend, pattern).observe(
+            record.first_chunk_at - record.started
+        )
         if record.status != 200 or record.usage is None or record.finished_at is None:
             return
         after_first = record.usage.completion_tokens - 1
         if after_first > 0:
             tpot = (record.finished_at - record.first_chunk_at) / after_first
-            self.tpot.labels(model, backend, pattern).observe(tpot)
+            self._child(self.tpot, model, backend, pattern).observe(tpot)
 
     def _attempts(self, record: Record, model: str) -> None:
         for attempt in record.upstream:
@@ -213,36 +229,38 @@ class Metrics:
                 continue
             facts = attempt.target.backend
             outcome = self._free["error"](attempt.error_type) if attempt.error_type else "ok"
-            self.upstream.labels(facts.name, facts.pattern, outcome).observe(
+            self._child(self.upstream, facts.name, facts.pattern, outcome).observe(
                 attempt.finished_at - attempt.started
             )
         previous = None
         for attempt in record.upstream:
             name = attempt.target.backend.name
             if previous == name:
-                self.retries.labels(model, name).inc()
+                self._child(self.retries, model, name).inc()
             elif previous is not None:
-                self.fallbacks.labels(model).inc()
+                self._child(self.fallbacks, model).inc()
             previous = name
 
     def _usage(self, record: Record, model: str, backend: str) -> None:
         if record.usage is not None:
-            self.tokens.labels(model, backend, "input").inc(record.usage.prompt_tokens)
-            self.tokens.labels(model, backend, "output").inc(record.usage.completion_tokens)
+            self._child(self.tokens, model, backend, "input").inc(record.usage.prompt_tokens)
+            self._child(self.tokens, model, backend, "output").inc(record.usage.completion_tokens)
         if record.cost:
-            self.cost.labels(model, backend).inc(record.cost)
+            self._child(self.cost, model, backend).inc(record.cost)
 
     def _controls(self, record: Record, model: str) -> None:
         if record.limited is not None:
-            self.limited.labels(self._free["kind"](record.limited)).inc()
+            self._child(self.limited, self._free["kind"](record.limited)).inc()
         for verdict in record.verdicts:
             guardrail = self._free["guardrail"](verdict.guardrail)
-            self.verdicts.labels(guardrail, verdict.stage, self._free["act"](verdict.action)).inc()
+            self._child(
+                self.verdicts, guardrail, verdict.stage, self._free["act"](verdict.action)
+            ).inc()
         for decision in record.decisions:
             policy = self._free["policy"](decision.policy)
-            self.decisions.labels(policy, self._free["act"](decision.effect)).inc()
+            self._child(self.decisions, policy, self._free["act"](decision.effect)).inc()
         if record.cache_hit is not None:
-            self.cache.labels(model, "hit" if record.cache_hit else "miss").inc()
+            self._child(self.cache, model, "hit" if record.cache_hit else "miss").inc()
 
     # exposition ------------------------------------------------------------------------------
     def exposition(self) -> tuple[bytes, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -108,8 +109,8 @@ class Telemetry:
     async def close(self) -> None:
         if self.listener is not None:
             await self.listener.close()
-        if self.tracing is not None:
-            self.tracing.close()
+        if self.tracing is not None:  # flushing may wait on the collector: not on the loop
+            await asyncio.to_thread(self.tracing.close)
         if self.metrics is not None:
             self.metrics.close()
 

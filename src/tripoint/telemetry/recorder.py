@@ -34,7 +34,7 @@ class RecordStage:
         record.stream = bool(getattr(call.request, "stream", False))
         tracing = self._tracing
         span = tracing.start_call(call) if tracing is not None else None
-        inner = call_next(call) if span is None else within(span, call_next(call))
+        inner = call_next(call) if span is None else within(span, call_next(call), every_step=False)
         captured: list[ChatChunk] | None = [] if tracing and tracing.capture_content else None
         reasons: list[str] = []
         try:

@@ -1,10 +1,11 @@
 """OpenTelemetry spans with the GenAI semantic conventions: one per call, stage and attempt.
 
-The tracer provider is owned here, never installed globally. Spans are parented explicitly:
-a wrapper re-attaches its span's context around every step of the stream it wraps, so the
-context is only ever attached and detached within one step of one task (async generators
-may be resumed by different tasks). The attempt span is current while the provider sends
-its request, which is how the upstream client's `propagate.inject` continues the trace.
+Spans are parented explicitly: a wrapper makes its span current around the steps of the
+stream it wraps, attaching and detaching within one step of one task (async generators may
+be resumed by different tasks). The record stage and an attempt do so until their first
+chunk, which covers every request an upstream client sends (its `propagate.inject` reads
+the attempt span); a stage span does so for every step, so that spans a stage opens late in
+a stream still find their parent.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import Event, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanKind
 from opentelemetry.util.types import AttributeValue
 
 from tripoint import __version__
@@ -30,8 +31,10 @@ from tripoint.pipeline.attempt import timed_attempt
 from tripoint.pipeline.call import Call, Operation, Record
 from tripoint.pipeline.stage import ChunkStream, Next, Stage
 from tripoint.providers.target import Target
-from tripoint.schema.chunks import ChatChunk
+from tripoint.schema.chunks import ChatChunk, Usage
 from tripoint.schema.requests import ChatRequest, CompletionRequest
+from tripoint.telemetry.otlp_json import OtlpJsonExporter
+from tripoint.telemetry.spans import OpenSpan, SpanRecorder
 
 OPERATION_NAMES = {
     Operation.CHAT: "chat",
@@ -60,7 +63,7 @@ _REQUEST_ATTRIBUTES = (
 
 
 class Tracing:
-    """The tracer and how calls, stages and upstream attempts become spans."""
+    """How calls, stages and upstream attempts become spans."""
 
     name = "tracing"
 
@@ -68,24 +71,20 @@ class Tracing:
         resource = Resource.create(
             {"service.name": settings.service_name, "service.version": __version__}
         )
-        sampler = ParentBased(TraceIdRatioBased(settings.sample_ratio))
-        self.provider = TracerProvider(resource=resource, sampler=sampler)
-        if exporter is not None:  # given by tests and embedders: export on span end
-            self.provider.add_span_processor(SimpleSpanProcessor(exporter))
-        elif settings.otlp_endpoint is not None:
-            headers = {k: v.get_secret_value() for k, v in settings.otlp_headers.items()}
-            otlp = OTLPSpanExporter(endpoint=str(settings.otlp_endpoint), headers=headers)
-            self.provider.add_span_processor(BatchSpanProcessor(otlp))
-        self.tracer = self.provider.get_tracer("tripoint", __version__)
+        self.spans = SpanRecorder(
+            resource,
+            InstrumentationScope("tripoint", __version__),
+            _processor(settings, exporter),
+            settings.sample_ratio,
+        )
         self.capture_content = settings.capture_content
 
     def close(self) -> None:
-        self.provider.shutdown()  # flushes what the batch processor still holds
+        self.spans.shutdown()
 
     # the call ----------------------------------------------------------------------------
-    def start_call(self, call: Call) -> Span:
+    def start_call(self, call: Call) -> OpenSpan:
         """The call's span, continuing the client's `traceparent` when it sent one."""
-        parent = propagate.extract(call.headers)
         operation = OPERATION_NAMES[call.operation]
         attributes: dict[str, AttributeValue] = {
             "gen_ai.operation.name": operation,
@@ -93,69 +92,72 @@ class Tracing:
             "tripoint.request_id": call.request_id,
         }
         attributes.update(_request_attributes(call))
-        span = self.tracer.start_span(
+        span = self.spans.open(
             f"{operation} {call.model}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            start_time=_ns(call.record.started),
+            SpanKind.SERVER,
+            attributes,
+            parent=_remote_parent(call.headers),
+            start_ns=_ns(call.record.started),
         )
-        if span.is_recording():
-            call.record.trace_id = format(span.get_span_context().trace_id, "032x")
+        if span.recording:
+            call.record.trace_id = span.trace_id
             if self.capture_content:
-                span.set_attribute("gen_ai.input.messages", _input_content(call))
+                attributes["gen_ai.input.messages"] = _input_content(call)
         return span
 
-    def end_call(self, span: Span, record: Record, output: str | None = None) -> None:
-        if span.is_recording():
-            span.set_attributes(_record_attributes(record))
+    def end_call(self, span: OpenSpan, record: Record, output: str | None = None) -> None:
+        if span.recording:
+            span.attributes.update(_record_attributes(record))
+            now = time.time_ns()
             for verdict in record.verdicts:
                 event = {"guardrail": verdict.guardrail, "action": verdict.action}
-                span.add_event("tripoint.guardrail", {**event, "stage": verdict.stage})
-            for decision in record.decisions:
-                span.add_event(
-                    "tripoint.policy", {"policy": decision.policy, "effect": decision.effect}
+                span.events.append(
+                    Event("tripoint.guardrail", {**event, "stage": verdict.stage}, now)
                 )
+            for decision in record.decisions:
+                event = {"policy": decision.policy, "effect": decision.effect}
+                span.events.append(Event("tripoint.policy", event, now))
             if output is not None:
-                span.set_attribute("gen_ai.output.messages", output)
+                span.attributes["gen_ai.output.messages"] = output
             if record.status >= 500:
-                span.set_status(Status(StatusCode.ERROR, record.error_type))
-        span.end(end_time=_ns(record.finished_at) if record.finished_at else None)
+                span.fail(record.error_type)
+        self.spans.close(span, _ns(record.finished_at) if record.finished_at else None)
 
     def rejected(self, record: Record, headers: Mapping[str, str]) -> None:
         """A call refused at the edge (bad body, unknown model) still leaves a span."""
         operation = OPERATION_NAMES[record.operation]
-        span = self.tracer.start_span(
+        span = self.spans.open(
             f"{operation} {record.model}",
-            context=propagate.extract(headers),
-            kind=SpanKind.SERVER,
-            attributes={
+            SpanKind.SERVER,
+            {
                 "gen_ai.operation.name": operation,
                 "gen_ai.request.model": record.model,
                 "tripoint.request_id": record.request_id,
             },
-            start_time=_ns(record.started),
+            parent=_remote_parent(headers),
+            start_ns=_ns(record.started),
         )
-        if span.is_recording():
-            record.trace_id = format(span.get_span_context().trace_id, "032x")
+        if span.recording:
+            record.trace_id = span.trace_id
         self.end_call(span, record)
 
     # stages and attempts -------------------------------------------------------------------
     def stage(self, slot: str, stage: Stage) -> Stage:
         """`stage` inside its own child span, named for its pipeline slot."""
-        return _SpanStage(self.tracer, slot, stage)
+        return _SpanStage(self.spans, slot, stage)
 
     async def attempt(self, call: Call, target: Target, stream: ChunkStream) -> ChunkStream:
         """One upstream attempt as a CLIENT span; current while the request is sent."""
         operation = OPERATION_NAMES[call.operation]
         provider = PROVIDER_NAMES.get(target.backend.type, target.backend.type)
-        span = self.tracer.start_span(
+        span = self.spans.open(
             f"{operation} {target.model}",
-            kind=SpanKind.CLIENT,
-            attributes={
+            SpanKind.CLIENT,
+            {
                 "gen_ai.operation.name": operation,
                 "gen_ai.provider.name": provider,
                 "gen_ai.request.model": target.model,
+                "gen_ai.response.model": target.model,
                 "tripoint.backend": target.backend.name,
                 "tripoint.attempt": len(call.record.upstream) + 1,  # 1-based, in call order
             },
@@ -163,9 +165,9 @@ class Tracing:
         before = len(call.record.upstream)
         timed = timed_attempt(call, target, stream)
         try:
-            async for chunk in within(span, timed):
+            async for chunk in within(span, timed, every_step=False):
                 if chunk.usage is not None:
-                    span.set_attributes(_usage_attributes(chunk.usage))
+                    span.attributes.update(_usage_attributes(chunk.usage))
                 yield chunk
         except BaseException as exc:
             _fail(span, exc)
@@ -176,34 +178,34 @@ class Tracing:
                 attempt = call.record.upstream[before]
                 if attempt.first_chunk_at is not None:
                     ttfc = attempt.first_chunk_at - attempt.started
-                    span.set_attribute("gen_ai.response.time_to_first_chunk", ttfc)
-            span.set_attribute("gen_ai.response.model", target.model)
-            span.end()
+                    span.attributes["gen_ai.response.time_to_first_chunk"] = ttfc
+            self.spans.close(span)
 
 
 class _SpanStage:
-    def __init__(self, tracer: trace.Tracer, slot: str, stage: Stage) -> None:
-        self._tracer = tracer
-        self._slot = slot
+    def __init__(self, spans: SpanRecorder, slot: str, stage: Stage) -> None:
+        self._spans = spans
+        self._name = f"tripoint.{slot}"
         self._stage = stage
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
-        span = self._tracer.start_span(f"tripoint.{self._slot}", kind=SpanKind.INTERNAL)
+        span = self._spans.open(self._name, SpanKind.INTERNAL, {})
         inner = self._stage(call, call_next)
         try:
-            async for chunk in within(span, inner):
+            async for chunk in within(span, inner, every_step=True):
                 yield chunk
         except BaseException as exc:
             _fail(span, exc)
             raise
         finally:
             await inner.aclose()
-            span.end()
+            self._spans.close(span)
 
 
-async def within(span: Span, stream: ChunkStream) -> ChunkStream:
-    """Iterate `stream` with `span` current during each step, and only then."""
-    ctx = trace.set_span_in_context(span)
+async def within(span: OpenSpan, stream: ChunkStream, *, every_step: bool) -> ChunkStream:
+    """Iterate `stream` with `span` current during its steps: every one, or until the first
+    chunk (enough for requests sent upstream; cheaper for long streams)."""
+    ctx = span.as_current()
     try:
         while True:
             token = otel_context.attach(ctx)
@@ -214,8 +216,34 @@ async def within(span: Span, stream: ChunkStream) -> ChunkStream:
             finally:
                 otel_context.detach(token)
             yield chunk
+            if not every_step:
+                break
+        async for chunk in stream:
+            yield chunk
     finally:
         await stream.aclose()
+
+
+def _processor(settings: TracingSettings, exporter: SpanExporter | None) -> SpanProcessor | None:
+    if exporter is not None:  # given by tests and embedders: export as each span ends
+        return SimpleSpanProcessor(exporter)
+    if settings.otlp_endpoint is None:
+        return None  # spans still carry the trace context to upstreams; nothing is exported
+    endpoint = str(settings.otlp_endpoint)
+    headers = {k: v.get_secret_value() for k, v in settings.otlp_headers.items()}
+    otlp: SpanExporter
+    if settings.otlp_protocol == "http/json":
+        otlp = OtlpJsonExporter(endpoint, headers)
+    else:
+        otlp = OTLPSpanExporter(endpoint=endpoint, headers=headers)
+    return BatchSpanProcessor(otlp)
+
+
+def _remote_parent(headers: Mapping[str, str]) -> trace.SpanContext | None:
+    if "traceparent" not in headers:
+        return None
+    parent = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    return parent if parent.is_valid else None
 
 
 def output_text(chunks: list[ChatChunk]) -> str:
@@ -232,16 +260,16 @@ def output_text(chunks: list[ChatChunk]) -> str:
     return orjson.dumps(messages).decode()
 
 
-def _fail(span: Span, exc: BaseException) -> None:
+def _fail(span: OpenSpan, exc: BaseException) -> None:
     if isinstance(exc, TripointError):
-        span.set_attribute("error.type", exc.type)
+        span.attributes["error.type"] = exc.type
         if exc.status >= 500:
-            span.set_status(Status(StatusCode.ERROR, exc.type))
+            span.fail(exc.type)
     elif isinstance(exc, Exception):
-        span.set_attribute("error.type", type(exc).__qualname__)
-        span.set_status(Status(StatusCode.ERROR, type(exc).__qualname__))
+        span.attributes["error.type"] = type(exc).__qualname__
+        span.fail(type(exc).__qualname__)
     else:  # cancelled: the client went away, not a fault of this span
-        span.set_attribute("error.type", "cancelled")
+        span.attributes["error.type"] = "cancelled"
 
 
 def _record_attributes(record: Record) -> dict[str, AttributeValue]:
@@ -269,10 +297,10 @@ def _record_attributes(record: Record) -> dict[str, AttributeValue]:
     return attributes
 
 
-def _usage_attributes(usage: object) -> dict[str, AttributeValue]:
+def _usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
     return {
-        "gen_ai.usage.input_tokens": getattr(usage, "prompt_tokens", 0),
-        "gen_ai.usage.output_tokens": getattr(usage, "completion_tokens", 0),
+        "gen_ai.usage.input_tokens": usage.prompt_tokens,
+        "gen_ai.usage.output_tokens": usage.completion_tokens,
     }
 
 
@@ -281,8 +309,9 @@ def _request_attributes(call: Call) -> Mapping[str, AttributeValue]:
     attributes: dict[str, AttributeValue] = {}
     if isinstance(request, ChatRequest | CompletionRequest):
         attributes["gen_ai.request.stream"] = bool(request.stream)
+    declared, extra = request.__dict__, request.model_extra or {}  # no getattr fallbacks
     for field, key in _REQUEST_ATTRIBUTES:
-        value = getattr(request, field, None)
+        value = declared.get(field, extra.get(field))
         if isinstance(value, int | float) and not isinstance(value, bool):
             attributes[key] = value
     return attributes
