@@ -6,7 +6,8 @@ processes that differ only in their `telemetry` section:
   off: no metrics, no tracing, no access log (the record stage still runs: it is the core)
   metrics+traces: Prometheus metrics, OpenTelemetry spans (every call sampled) exported
        over OTLP/HTTP (JSON) to the sink, the in-memory recent records
-  +access log: the same plus the JSON access line per call at info level
+  sampled 10%: the same with head sampling at 10% (trace context still propagated)
+  +access log: metrics+traces plus the JSON access line per call at info level
 
 then drives all with the same closed-loop load (alternating rounds, so drift on a shared
 machine hits both alike) and prints requests per second and the on/off ratio.
@@ -69,6 +70,12 @@ telemetry:
 telemetry:
   metrics: {enabled: true}
   tracing: {enabled: true, otlp_endpoint: "http://127.0.0.1:{otlp}/v1/traces"}
+  access_log: false
+""",
+    "sampled 10%": """
+telemetry:
+  metrics: {enabled: true}
+  tracing: {sample_ratio: 0.1, otlp_endpoint: "http://127.0.0.1:{otlp}/v1/traces"}
   access_log: false
 """,
     "+access log": """

@@ -17,7 +17,7 @@ from tripoint.pipeline.call import Call, Record
 from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.chunks import ChatChunk, Chunk
-from tripoint.telemetry.tracing import Tracing, output_text, within
+from tripoint.telemetry.tracing import Tracing, first_step, output_text
 
 log = logging.getLogger("tripoint.telemetry")
 
@@ -34,15 +34,19 @@ class RecordStage:
         record.stream = bool(getattr(call.request, "stream", False))
         tracing = self._tracing
         span = tracing.start_call(call) if tracing is not None else None
-        inner = call_next(call) if span is None else within(span, call_next(call), every_step=False)
+        inner = call_next(call)
         captured: list[ChatChunk] | None = [] if tracing and tracing.capture_content else None
         reasons: list[str] = []
         try:
-            async for chunk in inner:
+            # The call's span is current for the first step only: every upstream request is
+            # sent by then, and later steps cost no context switching.
+            chunk = await first_step(span, inner)
+            while chunk is not None:
                 _observe(record, chunk, reasons)
                 if captured is not None and isinstance(chunk, ChatChunk):
                     captured.append(chunk)
                 yield chunk
+                chunk = await anext(inner, None)
         except TripointError as exc:
             _fail(record, exc.status, exc.type)
             raise

@@ -1,11 +1,11 @@
 """OpenTelemetry spans with the GenAI semantic conventions: one per call, stage and attempt.
 
-Spans are parented explicitly: a wrapper makes its span current around the steps of the
-stream it wraps, attaching and detaching within one step of one task (async generators may
-be resumed by different tasks). The record stage and an attempt do so until their first
-chunk, which covers every request an upstream client sends (its `propagate.inject` reads
-the attempt span); a stage span does so for every step, so that spans a stage opens late in
-a stream still find their parent.
+Spans are parented explicitly: a wrapper makes its span current around steps of the stream
+it wraps, attaching and detaching within one step of one task (async generators may be
+resumed by different tasks). The call span and an attempt span are current for the first
+step, which covers every request an upstream client sends (its `propagate.inject` reads the
+attempt span) at no per-chunk cost; a stage span is current for every step, so that spans
+a stage opens late in a stream still find their parent.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from opentelemetry.util.types import AttributeValue
 from tripoint import __version__
 from tripoint.config.schema import TracingSettings
 from tripoint.errors import TripointError
-from tripoint.pipeline.attempt import timed_attempt
+from tripoint.pipeline.attempt import begin_attempt, error_type_of
 from tripoint.pipeline.call import Call, Operation, Record
 from tripoint.pipeline.stage import ChunkStream, Next, Stage
 from tripoint.providers.target import Target
-from tripoint.schema.chunks import ChatChunk, Usage
+from tripoint.schema.chunks import ChatChunk, Chunk, Usage
 from tripoint.schema.requests import ChatRequest, CompletionRequest
 from tripoint.telemetry.otlp_json import OtlpJsonExporter
 from tripoint.telemetry.spans import OpenSpan, SpanRecorder
@@ -147,7 +147,8 @@ class Tracing:
         return _SpanStage(self.spans, slot, stage)
 
     async def attempt(self, call: Call, target: Target, stream: ChunkStream) -> ChunkStream:
-        """One upstream attempt as a CLIENT span; current while the request is sent."""
+        """One upstream attempt, timed on the Record and as a CLIENT span; the span is
+        current while the provider sends its request (its first step)."""
         operation = OPERATION_NAMES[call.operation]
         provider = PROVIDER_NAMES.get(target.backend.type, target.backend.type)
         span = self.spans.open(
@@ -162,23 +163,33 @@ class Tracing:
                 "tripoint.attempt": len(call.record.upstream) + 1,  # 1-based, in call order
             },
         )
-        before = len(call.record.upstream)
-        timed = timed_attempt(call, target, stream)
+        attempt = begin_attempt(call, target)
         try:
-            async for chunk in within(span, timed, every_step=False):
+            token = otel_context.attach(span.as_current())
+            try:
+                first = await anext(stream)
+            finally:
+                otel_context.detach(token)
+            attempt.first_chunk_at = time.perf_counter()
+            span.attributes["gen_ai.response.time_to_first_chunk"] = (
+                attempt.first_chunk_at - attempt.started
+            )
+            if first.usage is not None:
+                span.attributes.update(_usage_attributes(first.usage))
+            yield first
+            async for chunk in stream:
                 if chunk.usage is not None:
                     span.attributes.update(_usage_attributes(chunk.usage))
                 yield chunk
+        except StopAsyncIteration:
+            return
         except BaseException as exc:
+            attempt.error_type = error_type_of(exc)
             _fail(span, exc)
             raise
         finally:
-            await timed.aclose()
-            if len(call.record.upstream) > before:
-                attempt = call.record.upstream[before]
-                if attempt.first_chunk_at is not None:
-                    ttfc = attempt.first_chunk_at - attempt.started
-                    span.attributes["gen_ai.response.time_to_first_chunk"] = ttfc
+            attempt.finished_at = time.perf_counter()
+            await stream.aclose()
             self.spans.close(span)
 
 
@@ -192,7 +203,7 @@ class _SpanStage:
         span = self._spans.open(self._name, SpanKind.INTERNAL, {})
         inner = self._stage(call, call_next)
         try:
-            async for chunk in within(span, inner, every_step=True):
+            async for chunk in within(span, inner):
                 yield chunk
         except BaseException as exc:
             _fail(span, exc)
@@ -202,9 +213,20 @@ class _SpanStage:
             self._spans.close(span)
 
 
-async def within(span: OpenSpan, stream: ChunkStream, *, every_step: bool) -> ChunkStream:
-    """Iterate `stream` with `span` current during its steps: every one, or until the first
-    chunk (enough for requests sent upstream; cheaper for long streams)."""
+async def first_step(span: OpenSpan | None, stream: ChunkStream) -> Chunk | None:
+    """The first chunk of `stream` (None when it is empty), with `span` current meanwhile."""
+    token = otel_context.attach(span.as_current()) if span is not None else None
+    try:
+        return await anext(stream)
+    except StopAsyncIteration:
+        return None
+    finally:
+        if token is not None:
+            otel_context.detach(token)
+
+
+async def within(span: OpenSpan, stream: ChunkStream) -> ChunkStream:
+    """Iterate `stream` with `span` current during each of its steps, and only then."""
     ctx = span.as_current()
     try:
         while True:
@@ -215,10 +237,6 @@ async def within(span: OpenSpan, stream: ChunkStream, *, every_step: bool) -> Ch
                 return
             finally:
                 otel_context.detach(token)
-            yield chunk
-            if not every_step:
-                break
-        async for chunk in stream:
             yield chunk
     finally:
         await stream.aclose()
