@@ -86,23 +86,25 @@ class Tracing:
     def start_call(self, call: Call) -> OpenSpan:
         """The call's span, continuing the client's `traceparent` when it sent one."""
         operation = OPERATION_NAMES[call.operation]
-        attributes: dict[str, AttributeValue] = {
-            "gen_ai.operation.name": operation,
-            "gen_ai.request.model": call.model,
-            "tripoint.request_id": call.request_id,
-        }
-        attributes.update(_request_attributes(call))
         span = self.spans.open(
             f"{operation} {call.model}",
             SpanKind.SERVER,
-            attributes,
+            {},
             parent=_remote_parent(call.headers),
             start_ns=_ns(call.record.started),
         )
-        if span.recording:
+        if span.recording:  # an unsampled span only carries the context: skip its facts
             call.record.trace_id = span.trace_id
+            span.attributes.update(
+                {
+                    "gen_ai.operation.name": operation,
+                    "gen_ai.request.model": call.model,
+                    "tripoint.request_id": call.request_id,
+                }
+            )
+            span.attributes.update(_request_attributes(call))
             if self.capture_content:
-                attributes["gen_ai.input.messages"] = _input_content(call)
+                span.attributes["gen_ai.input.messages"] = _input_content(call)
         return span
 
     def end_call(self, span: OpenSpan, record: Record, output: str | None = None) -> None:
@@ -151,18 +153,18 @@ class Tracing:
         current while the provider sends its request (its first step)."""
         operation = OPERATION_NAMES[call.operation]
         provider = PROVIDER_NAMES.get(target.backend.type, target.backend.type)
-        span = self.spans.open(
-            f"{operation} {target.model}",
-            SpanKind.CLIENT,
-            {
-                "gen_ai.operation.name": operation,
-                "gen_ai.provider.name": provider,
-                "gen_ai.request.model": target.model,
-                "gen_ai.response.model": target.model,
-                "tripoint.backend": target.backend.name,
-                "tripoint.attempt": len(call.record.upstream) + 1,  # 1-based, in call order
-            },
-        )
+        span = self.spans.open(f"{operation} {target.model}", SpanKind.CLIENT, {})
+        if span.recording:
+            span.attributes.update(
+                {
+                    "gen_ai.operation.name": operation,
+                    "gen_ai.provider.name": provider,
+                    "gen_ai.request.model": target.model,
+                    "gen_ai.response.model": target.model,
+                    "tripoint.backend": target.backend.name,
+                    "tripoint.attempt": len(call.record.upstream) + 1,  # 1-based
+                }
+            )
         attempt = begin_attempt(call, target)
         try:
             token = otel_context.attach(span.as_current())
