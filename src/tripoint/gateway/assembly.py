@@ -21,6 +21,7 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     telemetry = Telemetry(settings.telemetry, settings.models, sinks, span_exporter=span_exporter)
     components.insert(0, telemetry)  # first up, last down: it records the others' calls
     stages["record"] = telemetry.stage
+    # Every stage is added above this line: wrapping gives each its own span when traced.
     return Gateway(
         settings, stages=telemetry.wrap(stages), components=components, telemetry=telemetry
     )

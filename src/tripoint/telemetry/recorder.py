@@ -17,6 +17,8 @@ from tripoint.pipeline.call import Call, Record
 from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.chunks import ChatChunk, Chunk
+from tripoint.schema.requests import ChatRequest, CompletionRequest
+from tripoint.telemetry.spans import OpenSpan
 from tripoint.telemetry.tracing import Tracing, first_step, output_text
 
 log = logging.getLogger("tripoint.telemetry")
@@ -31,7 +33,8 @@ class RecordStage:
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
         record = call.record
-        record.stream = bool(getattr(call.request, "stream", False))
+        request = call.request
+        record.stream = isinstance(request, ChatRequest | CompletionRequest) and request.stream
         tracing = self._tracing
         span = tracing.start_call(call) if tracing is not None else None
         inner = call_next(call)
@@ -63,9 +66,16 @@ class RecordStage:
                 await inner.aclose()
             finally:
                 if tracing is not None and span is not None:
-                    output = output_text(captured) if captured is not None else None
-                    tracing.end_call(span, record, output)
+                    self._end_span(tracing, span, record, captured)
                 self.finish(record)
+
+    def _end_span(
+        self, tracing: Tracing, span: OpenSpan, record: Record, captured: list[ChatChunk] | None
+    ) -> None:
+        try:
+            tracing.end_call(span, record, output_text(captured) if captured is not None else None)
+        except Exception:  # telemetry must never fail a call, nor keep its record from sinks
+            log.exception("ending the call span failed", extra={"request_id": record.request_id})
 
     def finish(self, record: Record) -> None:
         """Hand a finished Record to every sink; one failing sink never stops the others."""
