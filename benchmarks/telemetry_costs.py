@@ -2,9 +2,9 @@
 
 The end-to-end comparison (telemetry_overhead.py) is what counts, but on a shared machine its
 noise is larger than the effect; this measures each part in isolation, in one process, with
-no network: the record stage alone (what "telemetry off" still runs), the metrics sink, span
-recording (a call span and one upstream attempt span, handed to a batch processor whose
-exporter drops them), OTLP/JSON encoding of those spans in batches of 512, and the JSON
+no network: the record stage alone (what "telemetry off" still runs), the same with spans (a
+call span and one upstream attempt span, recorded, encoded to OTLP/JSON and queued as in
+production; the export thread's batches are not posted), the metrics sink, and the JSON
 access line (formatted, written to memory).
 
 Usage: .venv/bin/python benchmarks/telemetry_costs.py [--calls 20000]
@@ -19,13 +19,8 @@ import logging
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-
-import orjson
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -39,7 +34,7 @@ from tripoint.schema.requests import ChatRequest
 from tripoint.telemetry import Telemetry
 from tripoint.telemetry.access_log import AccessLog
 from tripoint.telemetry.metrics import Metrics
-from tripoint.telemetry.otlp_json import JSONValue, export_request
+from tripoint.telemetry.span_queue import JsonSpanQueue
 
 TARGET = Target(BackendFacts("gpu", "openai", "self_hosted", None, False, False, ()), "llama")
 REQUEST = ChatRequest.model_validate(
@@ -49,11 +44,6 @@ ANSWER = ChatChunk(
     choices=(ChoiceDelta(role="assistant", text="Hello!", finish_reason="stop"),),
     usage=Usage(prompt_tokens=9, completion_tokens=3, total_tokens=12),
 )
-
-
-class Drop(SpanExporter):
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 def quiet(metrics: bool = False, tracing: bool = False) -> TelemetrySettings:
@@ -100,20 +90,6 @@ def sink_cost(write: Callable[[Record], None], calls: int) -> float:
     return (time.process_time() - started) / calls * 1e6
 
 
-def encode_cost(calls: int) -> float:
-    """CPU us per call to encode its two spans, in the exporter's batches of 512."""
-    memory = InMemorySpanExporter()
-    telemetry = Telemetry(quiet(tracing=True), ["chat-default"], span_exporter=memory)
-    pipeline_cost(telemetry, 256)
-    spans = memory.get_finished_spans()
-    memo: dict[tuple[str, object], JSONValue] = {}
-    rounds = max(1, calls // 256)
-    started = time.process_time()
-    for _ in range(rounds):
-        orjson.dumps(export_request(spans, memo))
-    return (time.process_time() - started) / (rounds * 256) * 1e6
-
-
 def access_cost(calls: int) -> float:
     handler = logging.StreamHandler(io.StringIO())
     handler.setFormatter(JsonFormatter())
@@ -125,9 +101,14 @@ def access_cost(calls: int) -> float:
 
 
 def traced(calls: int) -> float:
-    telemetry = Telemetry(quiet(tracing=True), ["chat-default"])
+    """Spans recorded, encoded and queued as in production; the batches are not posted."""
+    settings = quiet(tracing=True)
+    tracing = settings.tracing.model_copy(update={"otlp_endpoint": "http://127.0.0.1:9/v1/traces"})
+    telemetry = Telemetry(settings.model_copy(update={"tracing": tracing}), ["chat-default"])
     assert telemetry.tracing is not None
-    telemetry.tracing.spans._processor = BatchSpanProcessor(Drop())
+    queue = telemetry.tracing.spans._sink
+    assert isinstance(queue, JsonSpanQueue)
+    queue._post = lambda body, spans: True  # type: ignore[assignment,method-assign]
     try:
         return pipeline_cost(telemetry, calls)
     finally:
@@ -143,9 +124,8 @@ def main() -> None:
         "record stage alone (telemetry off)": lambda: pipeline_cost(
             Telemetry(quiet(), ["chat-default"]), args.calls
         ),
-        "record stage + span recording": lambda: traced(args.calls),
+        "record stage + spans (recorded, encoded, queued)": lambda: traced(args.calls),
         "metrics sink": lambda: sink_cost(Metrics(["chat-default"]).write, args.calls),
-        "OTLP/JSON encoding (2 spans)": lambda: encode_cost(args.calls),
         "access log line": lambda: access_cost(args.calls),
     }
     print(f"calls={args.calls} repeat={args.repeat}; CPU us per call (median, min)")

@@ -25,6 +25,8 @@ from tests.servers import GatewayThread
 from tripoint.config.schema import TelemetrySettings, TracingSettings
 from tripoint.gateway.assembly import assemble
 from tripoint.telemetry.otlp_json import export_request
+from tripoint.telemetry.span_queue import JsonSpanQueue
+from tripoint.telemetry.spans import OpenSpan
 
 RESOURCE = Resource.create({"service.name": "tripoint", "deployment.environment": "test"})
 SCOPE = InstrumentationScope("tripoint", "0.1.0")
@@ -145,3 +147,32 @@ def test_a_configured_gateway_ships_its_spans_to_the_collector(
         a["key"]: a["value"] for a in document["resourceSpans"][0]["resource"]["attributes"]
     }
     assert resource["service.name"] == {"stringValue": "tripoint"}
+
+
+def test_the_span_queue_posts_the_same_document_the_encoder_describes(
+    collector: tuple[str, list[tuple[str, str, dict[str, Any]]]],
+) -> None:
+    endpoint, received = collector
+    queue = JsonSpanQueue(endpoint, {"x-tenant": "t1"}, RESOURCE, SCOPE)
+    recorded = [
+        OpenSpan(
+            name=s.name,
+            kind=s.kind,
+            context=s.context,  # type: ignore[arg-type]
+            parent=s.parent,
+            start_ns=s.start_time or 0,
+            attributes=dict(s.attributes or {}),
+            events=list(s.events),
+            status=s.status,
+        )
+        for s in (span(), span(kind=SpanKind.CLIENT, parent=None, events=()))
+    ]
+    expected = [span(), span(kind=SpanKind.CLIENT, parent=None, events=())]
+
+    for open_span, finished in zip(recorded, expected, strict=True):
+        queue.add(open_span, finished.end_time or 0)
+    queue.shutdown()
+
+    (path, content_type, document) = received[0]
+    assert (path, content_type) == ("/v1/traces", "application/json")
+    assert document == protobuf_as_otlp_json(expected)

@@ -2,8 +2,8 @@
 
 The same mapping as OpenTelemetry's protobuf encoder, written as plain dicts for orjson
 (the OTLP JSON rules: lowerCamelCase names, hex trace and span ids, enums as integers,
-64-bit integers as decimal strings, default values omitted). It runs on the batch
-processor's thread, never on the event loop.
+64-bit integers as decimal strings, default values omitted). Spans are encoded as they
+close (span_queue.py) and posted in batches by a background thread.
 """
 
 from __future__ import annotations
@@ -15,10 +15,9 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import orjson
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanContext
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind
+from opentelemetry.trace.status import Status
 
 log = logging.getLogger("tripoint.telemetry")
 
@@ -93,38 +92,64 @@ def span_json(
     context = span.get_span_context()
     if context is None:
         return {}
+    return span_fields(
+        span.name,
+        span.kind,
+        context,
+        parent=span.parent,
+        times=(span.start_time or 0, span.end_time or 0),
+        attributes=span.attributes,
+        events=span.events,
+        status=span.status,
+        memo=memo,
+    )
+
+
+def span_fields(
+    name: str,
+    kind: SpanKind,
+    context: SpanContext,
+    *,
+    parent: SpanContext | None,
+    times: tuple[int, int],
+    attributes: Mapping[str, object] | None,
+    events: Sequence[Event],
+    status: Status,
+    memo: dict[tuple[str, object], JSONValue] | None = None,
+) -> JSONValue:
+    """One OTLP Span, from a finished SDK span or straight from a recorded one."""
     body: JSONValue = {
         "traceId": format(context.trace_id, "032x"),
         "spanId": format(context.span_id, "016x"),
-        "name": span.name,
+        "name": name,
         # `_value_`, not `.value`: the enum property costs more than the rest of the field
-        "kind": span.kind._value_ + 1,  # the SDK counts from INTERNAL=0, OTLP from UNSPECIFIED=0
-        "startTimeUnixNano": str(span.start_time or 0),
-        "endTimeUnixNano": str(span.end_time or 0),
-        "flags": _flags(span.parent),
+        "kind": kind._value_ + 1,  # the SDK counts from INTERNAL=0, OTLP from UNSPECIFIED=0
+        "startTimeUnixNano": str(times[0]),
+        "endTimeUnixNano": str(times[1]),
+        "flags": _flags(parent),
     }
     if context.trace_state:
         body["traceState"] = ",".join(f"{k}={v}" for k, v in context.trace_state.items())
-    if span.parent is not None:
-        body["parentSpanId"] = format(span.parent.span_id, "016x")
-    if span.attributes:
-        body["attributes"] = key_values(span.attributes, memo)
-    if span.events:
+    if parent is not None:
+        body["parentSpanId"] = format(parent.span_id, "016x")
+    if attributes:
+        body["attributes"] = key_values(attributes, memo)
+    if events:
         body["events"] = [
             {
                 "timeUnixNano": str(e.timestamp),
                 "name": e.name,
                 **({"attributes": key_values(e.attributes)} if e.attributes else {}),
             }
-            for e in span.events
+            for e in events
         ]
-    status: JSONValue = {}
-    code = span.status.status_code._value_
+    encoded_status: JSONValue = {}
+    code = status.status_code._value_
     if code:
-        status["code"] = code
-    if span.status.description:
-        status["message"] = span.status.description
-    body["status"] = status
+        encoded_status["code"] = code
+    if status.description:
+        encoded_status["message"] = status.description
+    body["status"] = encoded_status
     return body
 
 
@@ -151,15 +176,15 @@ def export_request(
     return {"resourceSpans": resource_spans}
 
 
-class OtlpJsonExporter(SpanExporter):
-    def __init__(self, endpoint: str, headers: Mapping[str, str], timeout: float = 10.0) -> None:
+class Poster:
+    """POSTs one encoded export request; a failure is logged and the batch dropped."""
+
+    def __init__(self, endpoint: str, headers: Mapping[str, str], timeout: float) -> None:
         self._endpoint = endpoint
         self._headers = {**headers, "Content-Type": "application/json"}
         self._timeout = timeout
-        self._memo: dict[tuple[str, object], JSONValue] = {}  # only the export thread uses it
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        body = orjson.dumps(export_request(spans, self._memo))
+    def __call__(self, body: bytes, spans: int) -> bool:
         request = urllib.request.Request(  # noqa: S310 -- the URL is config, http(s) only
             self._endpoint, data=body, headers=self._headers, method="POST"
         )
@@ -167,14 +192,9 @@ class OtlpJsonExporter(SpanExporter):
             with urllib.request.urlopen(request, timeout=self._timeout) as response:  # noqa: S310
                 response.read()
         except (urllib.error.URLError, OSError) as exc:
-            log.warning(
-                "span export failed", extra={"error": type(exc).__name__, "spans": len(spans)}
-            )
-            return SpanExportResult.FAILURE
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        return None
+            log.warning("span export failed", extra={"error": type(exc).__name__, "spans": spans})
+            return False
+        return True
 
 
 def _flags(parent: SpanContext | None) -> int:

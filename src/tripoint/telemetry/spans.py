@@ -2,8 +2,9 @@
 
 The SDK's live `Span` validates every attribute under a lock (about 100 us for a span of a
 dozen attributes); a call only needs ids while it runs and the facts at its end. So an
-`OpenSpan` holds plain fields, and closing it builds one SDK `ReadableSpan` for the span
-processor (batching, exporters, the in-memory exporter of the tests) only when sampled.
+`OpenSpan` holds plain fields, and closing it hands it, only when sampled, to a SpanSink:
+the OTLP/JSON queue, or an SDK span processor (the in-memory exporter of the tests, the
+protobuf exporter).
 Sampling follows the SDK's ParentBased(TraceIdRatioBased) rules.
 """
 
@@ -11,14 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util.types import AttributeValue
@@ -56,16 +56,8 @@ class OpenSpan:
 
 
 class SpanRecorder:
-    def __init__(
-        self,
-        resource: Resource,
-        scope: InstrumentationScope,
-        processor: SpanProcessor | None,
-        sample_ratio: float,
-    ) -> None:
-        self._resource = resource
-        self._scope = scope
-        self._processor = processor  # None: spans only carry context, nothing is exported
+    def __init__(self, sink: SpanSink | None, sample_ratio: float) -> None:
+        self._sink = sink  # None: spans only carry context, nothing is exported
         self._bound = TraceIdRatioBased.get_bound_for_rate(sample_ratio)
         self._ids = RandomIdGenerator()
 
@@ -98,24 +90,17 @@ class SpanRecorder:
         return OpenSpan(name, kind, context, parent, start_ns or time.time_ns(), attributes)
 
     def close(self, span: OpenSpan, end_ns: int | None = None) -> None:
-        if self._processor is None or not span.recording:
-            return
-        self._processor.on_end(
-            ReadableSpan(
-                name=span.name,
-                context=span.context,
-                parent=span.parent,
-                resource=self._resource,
-                attributes=span.attributes,
-                events=tuple(span.events),
-                kind=span.kind,
-                status=span.status,
-                start_time=span.start_ns,
-                end_time=end_ns or time.time_ns(),
-                instrumentation_scope=self._scope,
-            )
-        )
+        if self._sink is not None and span.recording:
+            self._sink.add(span, end_ns or time.time_ns())
 
     def shutdown(self) -> None:
-        if self._processor is not None:
-            self._processor.shutdown()  # flushes what a batch processor still holds
+        if self._sink is not None:
+            self._sink.shutdown()  # flushes what is still queued
+
+
+class SpanSink(Protocol):
+    """Where a closed, sampled span goes (an SDK processor, or the OTLP/JSON queue)."""
+
+    def add(self, span: OpenSpan, end_ns: int) -> None: ...
+
+    def shutdown(self) -> None: ...

@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, SpanProcessor
+from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
@@ -33,8 +33,8 @@ from tripoint.pipeline.stage import ChunkStream, Next, Stage
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import ChatChunk, Chunk, Usage
 from tripoint.schema.requests import ChatRequest, CompletionRequest
-from tripoint.telemetry.otlp_json import OtlpJsonExporter
-from tripoint.telemetry.spans import OpenSpan, SpanRecorder
+from tripoint.telemetry.span_queue import JsonSpanQueue, ProcessorSink
+from tripoint.telemetry.spans import OpenSpan, SpanRecorder, SpanSink
 
 OPERATION_NAMES = {
     Operation.CHAT: "chat",
@@ -71,12 +71,8 @@ class Tracing:
         resource = Resource.create(
             {"service.name": settings.service_name, "service.version": __version__}
         )
-        self.spans = SpanRecorder(
-            resource,
-            InstrumentationScope("tripoint", __version__),
-            _processor(settings, exporter),
-            settings.sample_ratio,
-        )
+        scope = InstrumentationScope("tripoint", __version__)
+        self.spans = SpanRecorder(_sink(settings, exporter, resource, scope), settings.sample_ratio)
         self.capture_content = settings.capture_content
 
     def close(self) -> None:
@@ -244,19 +240,22 @@ async def within(span: OpenSpan, stream: ChunkStream) -> ChunkStream:
         await stream.aclose()
 
 
-def _processor(settings: TracingSettings, exporter: SpanExporter | None) -> SpanProcessor | None:
+def _sink(
+    settings: TracingSettings,
+    exporter: SpanExporter | None,
+    resource: Resource,
+    scope: InstrumentationScope,
+) -> SpanSink | None:
     if exporter is not None:  # given by tests and embedders: export as each span ends
-        return SimpleSpanProcessor(exporter)
+        return ProcessorSink(SimpleSpanProcessor(exporter), resource, scope)
     if settings.otlp_endpoint is None:
         return None  # spans still carry the trace context to upstreams; nothing is exported
     endpoint = str(settings.otlp_endpoint)
     headers = {k: v.get_secret_value() for k, v in settings.otlp_headers.items()}
-    otlp: SpanExporter
     if settings.otlp_protocol == "http/json":
-        otlp = OtlpJsonExporter(endpoint, headers)
-    else:
-        otlp = OTLPSpanExporter(endpoint=endpoint, headers=headers)
-    return BatchSpanProcessor(otlp)
+        return JsonSpanQueue(endpoint, headers, resource, scope)
+    otlp = OTLPSpanExporter(endpoint=endpoint, headers=headers)
+    return ProcessorSink(BatchSpanProcessor(otlp), resource, scope)
 
 
 def _remote_parent(headers: Mapping[str, str]) -> trace.SpanContext | None:
