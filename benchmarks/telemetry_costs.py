@@ -131,7 +131,7 @@ def main() -> None:
     print(f"calls={args.calls} repeat={args.repeat}; CPU us per call (median, min)")
     for name, measure in parts.items():
         samples = [measure() for _ in range(args.repeat)]
-        print(f"  {name:<38} {statistics.median(samples):7.1f} {min(samples):7.1f}")
+        print(f"  {name:<50} {statistics.median(samples):7.1f} {min(samples):7.1f}")
 
 
 if __name__ == "__main__":

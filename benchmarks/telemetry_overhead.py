@@ -4,6 +4,7 @@ Starts one fake OpenAI upstream, a loopback OTLP/HTTP sink, and three `tripoint 
 processes that differ only in their `telemetry` section:
 
   off: no metrics, no tracing, no access log (the record stage still runs: it is the core)
+  off again: the same, as a control for the noise of the machine
   metrics+traces: Prometheus metrics, OpenTelemetry spans (every call sampled) exported
        over OTLP/HTTP (JSON) to the sink, the in-memory recent records
   sampled 10%: the same with head sampling at 10% (trace context still propagated)
@@ -58,14 +59,16 @@ app.router.add_post("/v1/traces", traces)
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
 """
 
-TELEMETRY = {
-    "off": """
+OFF = """
 telemetry:
   metrics: {enabled: false}
   tracing: {enabled: false}
   access_log: false
   recent_records: 0
-""",
+"""
+TELEMETRY = {
+    "off": OFF,
+    "off again": OFF,  # the control: how far two identical gateways differ in one run
     "metrics+traces": """
 telemetry:
   metrics: {enabled: true}
@@ -167,8 +170,10 @@ async def measure(args: argparse.Namespace, gateways: dict[str, str], pids: dict
     for scenario, body in bodies.items():
         rates: dict[str, list[float]] = {name: [] for name in gateways}
         cpu: dict[str, list[float]] = {name: [] for name in gateways}
-        for _ in range(args.rounds):
-            for name, url in gateways.items():
+        for round_number in range(args.rounds):
+            turn = round_number % len(names)  # rotate who goes first: no order bias
+            for name in names[turn:] + names[:turn]:
+                url = gateways[name]
                 before = cpu_seconds(pids[name])
                 rates[name].append(await drive(url, body, args.requests, args.concurrency))
                 cpu[name].append((cpu_seconds(pids[name]) - before) / args.requests * 1000)

@@ -18,8 +18,9 @@ from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.chunks import ChatChunk, Chunk
 from tripoint.schema.requests import ChatRequest, CompletionRequest
+from tripoint.telemetry.genai import output_text
 from tripoint.telemetry.spans import OpenSpan
-from tripoint.telemetry.tracing import Tracing, first_step, output_text
+from tripoint.telemetry.tracing import Tracing, first_step
 
 log = logging.getLogger("tripoint.telemetry")
 

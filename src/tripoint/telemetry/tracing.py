@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 
-import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -22,44 +21,25 @@ from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanKind
-from opentelemetry.util.types import AttributeValue
 
 from tripoint import __version__
 from tripoint.config.schema import TracingSettings
 from tripoint.errors import TripointError
 from tripoint.pipeline.attempt import begin_attempt, error_type_of
-from tripoint.pipeline.call import Call, Operation, Record
+from tripoint.pipeline.call import Call, Record
 from tripoint.pipeline.stage import ChunkStream, Next, Stage
 from tripoint.providers.target import Target
-from tripoint.schema.chunks import ChatChunk, Chunk, Usage
-from tripoint.schema.requests import ChatRequest, CompletionRequest
+from tripoint.schema.chunks import Chunk
+from tripoint.telemetry.genai import (
+    OPERATION_NAMES,
+    PROVIDER_NAMES,
+    input_content,
+    record_attributes,
+    request_attributes,
+    usage_attributes,
+)
 from tripoint.telemetry.span_queue import JsonSpanQueue, ProcessorSink
 from tripoint.telemetry.spans import OpenSpan, SpanRecorder, SpanSink
-
-OPERATION_NAMES = {
-    Operation.CHAT: "chat",
-    Operation.COMPLETIONS: "text_completion",
-    Operation.EMBEDDINGS: "embeddings",
-}
-# Backend `type` -> gen_ai.provider.name (the conventions' well-known values).
-PROVIDER_NAMES = {
-    "openai": "openai",
-    "azure_openai": "azure.ai.openai",
-    "anthropic": "anthropic",
-    "cohere": "cohere",
-    "bedrock": "aws.bedrock",
-    "vertex": "gcp.vertex_ai",
-}
-_REQUEST_ATTRIBUTES = (
-    ("max_tokens", "gen_ai.request.max_tokens"),
-    ("max_completion_tokens", "gen_ai.request.max_tokens"),
-    ("temperature", "gen_ai.request.temperature"),
-    ("top_p", "gen_ai.request.top_p"),
-    ("seed", "gen_ai.request.seed"),
-    ("n", "gen_ai.request.choice.count"),
-    ("frequency_penalty", "gen_ai.request.frequency_penalty"),
-    ("presence_penalty", "gen_ai.request.presence_penalty"),
-)
 
 
 class Tracing:
@@ -98,14 +78,14 @@ class Tracing:
                     "tripoint.request_id": call.request_id,
                 }
             )
-            span.attributes.update(_request_attributes(call))
+            span.attributes.update(request_attributes(call))
             if self.capture_content:
-                span.attributes["gen_ai.input.messages"] = _input_content(call)
+                span.attributes["gen_ai.input.messages"] = input_content(call)
         return span
 
     def end_call(self, span: OpenSpan, record: Record, output: str | None = None) -> None:
         if span.recording:
-            span.attributes.update(_record_attributes(record))
+            span.attributes.update(record_attributes(record))
             now = time.time_ns()
             for verdict in record.verdicts:
                 event = {"guardrail": verdict.guardrail, "action": verdict.action}
@@ -125,7 +105,7 @@ class Tracing:
         """A call refused at the edge (bad body, unknown model) still leaves a span."""
         operation = OPERATION_NAMES[record.operation]
         span = self.spans.open(
-            f"{operation} {record.model}",
+            f"{operation} {record.model}".rstrip(),  # no model when the body did not parse
             SpanKind.SERVER,
             {
                 "gen_ai.operation.name": operation,
@@ -173,11 +153,11 @@ class Tracing:
                 attempt.first_chunk_at - attempt.started
             )
             if first.usage is not None:
-                span.attributes.update(_usage_attributes(first.usage))
+                span.attributes.update(usage_attributes(first.usage))
             yield first
             async for chunk in stream:
                 if chunk.usage is not None:
-                    span.attributes.update(_usage_attributes(chunk.usage))
+                    span.attributes.update(usage_attributes(chunk.usage))
                 yield chunk
         except StopAsyncIteration:
             return
@@ -265,20 +245,6 @@ def _remote_parent(headers: Mapping[str, str]) -> trace.SpanContext | None:
     return parent if parent.is_valid else None
 
 
-def output_text(chunks: list[ChatChunk]) -> str:
-    """The completion as the conventions' output messages (only when content is opted in)."""
-    texts: dict[int, list[str]] = {}
-    for chunk in chunks:
-        for choice in chunk.choices:
-            if choice.text:
-                texts.setdefault(choice.index, []).append(choice.text)
-    messages = [
-        {"role": "assistant", "parts": [{"type": "text", "content": "".join(parts)}]}
-        for _, parts in sorted(texts.items())
-    ]
-    return orjson.dumps(messages).decode()
-
-
 def _fail(span: OpenSpan, exc: BaseException) -> None:
     if isinstance(exc, TripointError):
         span.attributes["error.type"] = exc.type
@@ -289,60 +255,6 @@ def _fail(span: OpenSpan, exc: BaseException) -> None:
         span.fail(type(exc).__qualname__)
     else:  # cancelled: the client went away, not a fault of this span
         span.attributes["error.type"] = "cancelled"
-
-
-def _record_attributes(record: Record) -> dict[str, AttributeValue]:
-    attributes: dict[str, AttributeValue] = {
-        "http.response.status_code": record.status,
-        "tripoint.attempts": len(record.upstream),
-        "tripoint.principal": record.principal_id,
-    }
-    if record.target is not None:
-        backend = record.target.backend
-        attributes["gen_ai.provider.name"] = PROVIDER_NAMES.get(backend.type, backend.type)
-        attributes["gen_ai.response.model"] = record.target.model
-        attributes["tripoint.backend"] = backend.name
-        attributes["tripoint.pattern"] = backend.pattern
-    if record.usage is not None:
-        attributes.update(_usage_attributes(record.usage))
-    if record.finish_reasons:
-        attributes["gen_ai.response.finish_reasons"] = record.finish_reasons
-    if record.error_type is not None:
-        attributes["error.type"] = record.error_type
-    if record.cost is not None:
-        attributes["tripoint.cost_usd"] = record.cost
-    if record.first_chunk_at is not None and record.stream:
-        attributes["gen_ai.response.time_to_first_chunk"] = record.first_chunk_at - record.started
-    return attributes
-
-
-def _usage_attributes(usage: Usage) -> dict[str, AttributeValue]:
-    return {
-        "gen_ai.usage.input_tokens": usage.prompt_tokens,
-        "gen_ai.usage.output_tokens": usage.completion_tokens,
-    }
-
-
-def _request_attributes(call: Call) -> Mapping[str, AttributeValue]:
-    request = call.request
-    attributes: dict[str, AttributeValue] = {}
-    if isinstance(request, ChatRequest | CompletionRequest):
-        attributes["gen_ai.request.stream"] = bool(request.stream)
-    declared, extra = request.__dict__, request.model_extra or {}  # no getattr fallbacks
-    for field, key in _REQUEST_ATTRIBUTES:
-        value = declared.get(field, extra.get(field))
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            attributes[key] = value
-    return attributes
-
-
-def _input_content(call: Call) -> str:
-    request = call.request
-    if isinstance(request, ChatRequest):
-        return orjson.dumps([m.model_dump(mode="json") for m in request.messages]).decode()
-    if isinstance(request, CompletionRequest):
-        return orjson.dumps(request.prompt).decode()
-    return orjson.dumps(request.input).decode()
 
 
 def _ns(perf: float) -> int:
