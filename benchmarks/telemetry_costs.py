@@ -100,10 +100,12 @@ def access_cost(calls: int) -> float:
     return sink_cost(AccessLog(logger).write, calls)
 
 
-def traced(calls: int) -> float:
+def traced(calls: int, sample_ratio: float = 1.0) -> float:
     """Spans recorded, encoded and queued as in production; the batches are not posted."""
     settings = quiet(tracing=True)
-    tracing = settings.tracing.model_copy(update={"otlp_endpoint": "http://127.0.0.1:9/v1/traces"})
+    tracing = settings.tracing.model_copy(
+        update={"otlp_endpoint": "http://127.0.0.1:9/v1/traces", "sample_ratio": sample_ratio}
+    )
     telemetry = Telemetry(settings.model_copy(update={"tracing": tracing}), ["chat-default"])
     assert telemetry.tracing is not None
     queue = telemetry.tracing.spans._sink
@@ -125,6 +127,7 @@ def main() -> None:
             Telemetry(quiet(), ["chat-default"]), args.calls
         ),
         "record stage + spans (recorded, encoded, queued)": lambda: traced(args.calls),
+        "record stage + spans sampled at 10%": lambda: traced(args.calls, 0.1),
         "metrics sink": lambda: sink_cost(Metrics(["chat-default"]).write, args.calls),
         "access log line": lambda: access_cost(args.calls),
     }
