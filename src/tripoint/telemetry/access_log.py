@@ -27,7 +27,7 @@ def access_fields(record: Record) -> dict[str, object]:
         "input_tokens": record.usage.prompt_tokens if record.usage else None,
         "output_tokens": record.usage.completion_tokens if record.usage else None,
         "latency_ms": _ms(record.finished_at, record.started),
-        "ttft_ms": _ms(record.first_chunk_at, record.started),
+        "ttft_ms": _ms(record.first_chunk_at, record.started) if record.stream else None,
         "upstream_ms": round(record.upstream_seconds * 1000, 3) if record.upstream else None,
     }
     if record.cost is not None:
