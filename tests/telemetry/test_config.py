@@ -46,6 +46,7 @@ telemetry:
         ("telemetry: {tracing: {sample_ratio: 2}}", "telemetry.tracing.sample_ratio"),
         ("telemetry: {tracing: {otlp_protocol: grpc}}", "telemetry.tracing.otlp_protocol"),
         ("telemetry: {metrics: {path: metrics}}", "telemetry.metrics.path"),
+        ("telemetry: {metrics: {path: /v1/models}}", "telemetry.metrics: path '/v1/models'"),
     ],
 )
 def test_rejects_a_bad_telemetry_section_naming_the_key(yaml: str, problem: str) -> None:

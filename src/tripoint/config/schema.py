@@ -92,6 +92,12 @@ class MetricsSettings(Strict):
     port: int | None = Field(default=None, ge=0, le=65535)  # serve on its own port instead
     host: str = "127.0.0.1"  # the separate listener's address (with `port`)
 
+    @model_validator(mode="after")
+    def _path_is_free(self) -> MetricsSettings:
+        if self.path.startswith("/v1/") or self.path in {"/v1", "/healthz", "/readyz"}:
+            raise ValueError(f"path {self.path!r} is taken by the gateway's own routes")
+        return self
+
 
 class TracingSettings(Strict):
     """OpenTelemetry traces: nothing is exported unless `otlp_endpoint` is set."""
