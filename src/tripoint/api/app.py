@@ -12,6 +12,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from tripoint.api import batches, errors, files, health, inference, models, predict
 from tripoint.api.admin.app import admin_app
+from tripoint.api.metrics import metrics_routes
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
 from tripoint.config.schema import Settings
@@ -53,6 +54,7 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         Route("/v2/models/{model:path}", predict.metadata, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        *metrics_routes(gateway),
     ]
     middleware = [Middleware(RequestIdMiddleware)]
     shedding = settings.routing.shedding

@@ -7,9 +7,11 @@ first chunk is awaited before any byte is sent, so a failure before the answer s
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -21,13 +23,14 @@ from tripoint.api.guard import requires
 from tripoint.api.streaming import EventStreamResponse, Renderer
 from tripoint.auth.roles import Role
 from tripoint.gateway import Gateway
-from tripoint.pipeline.call import Call
+from tripoint.pipeline.call import Call, Operation
 from tripoint.pipeline.stage import ChunkStream
 from tripoint.schema import render
 from tripoint.schema.chunks import ChatChunk, Chunk, EmbeddingResult
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest, Sampling
 
+R = TypeVar("R", ChatRequest, CompletionRequest, EmbeddingRequest)
 StreamRenderer = Callable[..., JSONObject]
 WholeRenderer = Callable[[list[ChatChunk], render.Identity], JSONObject]
 
@@ -47,13 +50,7 @@ COMPLETION = Wire(render.completion_chunk_json, render.completion_response_json)
 @requires(Role.MEMBER)
 async def chat_completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, ChatRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(
-        body,
-        request_id=_request_id(request),
-        headers=request.headers,
-        principal=request.state.principal,
-    )
+    body, call = await _begin(gateway, request, ChatRequest, Operation.CHAT)
     ident = render.Identity(id=f"chatcmpl-{call.request_id}", model=call.model)
     return await _answer(request, call, body, ident, CHAT)
 
@@ -61,13 +58,7 @@ async def chat_completions(request: Request) -> Response:
 @requires(Role.MEMBER)
 async def completions(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, CompletionRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(
-        body,
-        request_id=_request_id(request),
-        headers=request.headers,
-        principal=request.state.principal,
-    )
+    body, call = await _begin(gateway, request, CompletionRequest, Operation.COMPLETIONS)
     ident = render.Identity(id=f"cmpl-{call.request_id}", model=call.model)
     return await _answer(request, call, body, ident, COMPLETION)
 
@@ -75,13 +66,7 @@ async def completions(request: Request) -> Response:
 @requires(Role.MEMBER)
 async def embeddings(request: Request) -> Response:
     gateway: Gateway = request.app.state.gateway
-    body = await parse_request(request, EmbeddingRequest, gateway.settings.server.max_body_bytes)
-    call = gateway.call(
-        body,
-        request_id=_request_id(request),
-        headers=request.headers,
-        principal=request.state.principal,
-    )
+    _, call = await _begin(gateway, request, EmbeddingRequest, Operation.EMBEDDINGS)
     chunks = gateway.run(call)
     try:
         results = await unless_disconnected(request.receive, _gather(chunks))
@@ -90,6 +75,34 @@ async def embeddings(request: Request) -> Response:
     result = next(c for c in results if isinstance(c, EmbeddingResult))
     ident = render.Identity(id=call.request_id, model=call.model)
     return _json(render.embedding_response_json(result, ident), call)
+
+
+async def _begin(
+    gateway: Gateway, request: Request, kind: type[R], operation: Operation
+) -> tuple[R, Call]:
+    """Parse the body and open the call; a refusal here is still recorded, then raised."""
+    started = time.perf_counter()
+    body: R | None = None
+    try:
+        body = await parse_request(request, kind, gateway.settings.server.max_body_bytes)
+        call = gateway.call(
+            body,
+            request_id=_request_id(request),
+            headers=request.headers,
+            principal=request.state.principal,
+            started=started,
+        )
+    except Exception as exc:
+        gateway.reject(
+            operation,
+            exc,
+            request_id=_request_id(request),
+            model=body.model if body is not None else None,
+            started=started,
+            headers=request.headers,
+        )
+        raise
+    return body, call
 
 
 async def _answer(

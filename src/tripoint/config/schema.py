@@ -405,9 +405,49 @@ class BatchSettings(Strict):
     claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's batch is taken over
 
 
+class MetricsSettings(Strict):
+    """Prometheus exposition. Multiprocess-safe when PROMETHEUS_MULTIPROC_DIR is set."""
+
+    enabled: bool = True
+    path: str = Field(default="/metrics", pattern=r"^/[A-Za-z0-9._/-]*$")
+    token: Secret | None = None  # bearer token a scraper must send; None leaves it open
+    port: int | None = Field(default=None, ge=0, le=65535)  # serve on its own port instead
+    host: str = "127.0.0.1"  # the separate listener's address (with `port`)
+
+    @model_validator(mode="after")
+    def _path_is_free(self) -> MetricsSettings:
+        if self.path.startswith("/v1/") or self.path in {"/v1", "/healthz", "/readyz"}:
+            raise ValueError(f"path {self.path!r} is taken by the gateway's own routes")
+        return self
+
+
+class TracingSettings(Strict):
+    """OpenTelemetry traces: nothing is exported unless `otlp_endpoint` is set."""
+
+    enabled: bool = False  # spans are made (and traceparent continued) even without export
+    otlp_endpoint: HttpUrl | None = None  # e.g. http://collector:4318/v1/traces; enables tracing
+    otlp_headers: dict[str, Secret] = Field(default_factory=dict)  # e.g. an auth header
+    # http/json is encoded by Tripoint (orjson, ~2.5x cheaper per span than the protobuf
+    # encoder); http/protobuf uses OpenTelemetry's own exporter.
+    otlp_protocol: Literal["http/json", "http/protobuf"] = "http/json"
+    service_name: str = "tripoint"
+    sample_ratio: float = Field(default=1.0, ge=0.0, le=1.0)  # of root traces; parents decide
+    capture_content: bool = False  # put prompts and completions on spans (opt-in)
+    stage_spans: bool = True  # a child span per pipeline stage
+
+
+class TelemetrySettings(Strict):
+    metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
+    access_log: bool = True  # one JSON line per call on the `tripoint.access` logger
+    recent_records: int = Field(default=1000, ge=0)  # finished Records kept in memory to query
+
+
 class Settings(Strict):
     server: ServerSettings = ServerSettings()
     batch: BatchSettings = BatchSettings()
+
+    telemetry: TelemetrySettings = TelemetrySettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
     routing: RoutingSettings = RoutingSettings()

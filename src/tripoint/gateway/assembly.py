@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+from opentelemetry.sdk.trace.export import SpanExporter
+
 from tripoint.auth.identity import Identity
 from tripoint.auth.stages import Authenticate, Authorize
 from tripoint.batch.disk import DiskFileStore
@@ -18,16 +20,18 @@ from tripoint.governance.stages import Classify, Govern
 from tripoint.ledger.writer import CallLedger
 from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
-from tripoint.pipeline.recording import RecordStage
+from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import Stage
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
 from tripoint.storage.database import Database
+from tripoint.telemetry.observer import Telemetry
 
 log = logging.getLogger("tripoint")
 
 
-def assemble(settings: Settings) -> Gateway:
+def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -> Gateway:
+    """`span_exporter` receives finished spans (tests, embedders); else OTLP when configured."""
     components: list[Component] = []
     stages: dict[str, Stage] = {}
     stages["limits"], quota, limit_components = build_limits(settings.limits)
@@ -45,8 +49,18 @@ def assemble(settings: Settings) -> Gateway:
     batches = _batch_runner(settings)
     if batches is not None:
         components.append(batches)
+    sinks: list[RecordSink] = [ledger] if ledger is not None else []
+    telemetry = Telemetry(settings.telemetry, settings.models, sinks, span_exporter=span_exporter)
+    components.insert(0, telemetry)  # first up, last down: it records the others' calls
+    stages["record"] = telemetry.stage
+    # Every stage is added above this line: wrapping gives each its own span when traced.
     gateway = Gateway(
-        settings, stages=stages, components=components, quota=quota, identity=identity
+        settings,
+        stages=telemetry.wrap(stages),
+        components=components,
+        quota=quota,
+        identity=identity,
+        telemetry=telemetry,
     )
     gateway.ledger = ledger
     if batches is not None:
@@ -74,7 +88,6 @@ def _identity(
     components.append(database)
     ledger = CallLedger(database)
     components.append(ledger)  # after the database: closed (and flushed) before it
-    stages["record"] = RecordStage([ledger])
     if settings.auth is None:
         return None, ledger
     identity = Identity(settings.auth, database, frozenset(settings.models))

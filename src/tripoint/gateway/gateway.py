@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -12,7 +13,16 @@ from tripoint.config.defaults import model_dir
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
 from tripoint.ledger.writer import CallLedger
-from tripoint.pipeline.call import ANONYMOUS, AnyRequest, Call, Principal, Record, operation_of
+from tripoint.pipeline.attempt import timed_attempt
+from tripoint.pipeline.call import (
+    ANONYMOUS,
+    AnyRequest,
+    Call,
+    Operation,
+    Principal,
+    Record,
+    operation_of,
+)
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
@@ -21,6 +31,7 @@ from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.routing.fleet import Fleet
 from tripoint.routing.router import RoutePolicy, Router
+from tripoint.telemetry.observer import Telemetry
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.
@@ -49,8 +60,10 @@ class Gateway:
         settings: Settings,
         stages: Mapping[str, Stage] | None = None,
         components: Sequence[Component] = (),
+        *,
         quota: BackendQuota | None = None,
         identity: Identity | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
@@ -65,14 +78,17 @@ class Gateway:
             breakers={name: b.breaker for name, b in settings.backends.items()},
             admissions={n: b.admission for n, b in settings.backends.items() if b.admission},
         )
+        filled = stages or {}
+        self.telemetry = telemetry
+        attempt = telemetry.attempt if telemetry is not None else timed_attempt
         router = Router(
             self.providers,
             self.fleet,
             policies=_policies(settings),
             budget=settings.routing.retry_budget,
             quota=quota,
+            attempt=attempt,
         )
-        filled = stages or {}
         self._pipeline: Next = compose(
             [filled[name] for name in PIPELINE if name in filled], router
         )
@@ -111,6 +127,7 @@ class Gateway:
         request_id: str | None = None,
         headers: Mapping[str, str] | None = None,
         principal: Principal = ANONYMOUS,
+        started: float | None = None,
     ) -> Call:
         """A new call for `request`; unknown models and unsupported operations are 404/400."""
         operation = operation_of(request)
@@ -125,6 +142,7 @@ class Gateway:
             model=request.model,
             operation=operation,
             principal=principal,
+            started=started if started is not None else time.perf_counter(),
         )
         return Call(
             request=request,
@@ -134,6 +152,27 @@ class Gateway:
             headers=headers or {},
             principal=principal,
         )
+
+    def reject(
+        self,
+        operation: Operation,
+        error: BaseException,
+        *,
+        request_id: str | None,
+        model: str | None,
+        started: float,
+        headers: Mapping[str, str],
+    ) -> None:
+        """Record a request refused before its call existed (bad body, unknown model)."""
+        if self.telemetry is not None:
+            self.telemetry.reject(
+                operation,
+                error,
+                request_id=request_id or new_request_id(),
+                model=model,
+                started=started,
+                headers=headers,
+            )
 
     def run(self, call: Call) -> ChunkStream:
         return self._pipeline(call)

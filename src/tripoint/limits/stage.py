@@ -69,6 +69,7 @@ class Limits:
         amounts = tuple(demand.amount(m) for m in meters)
         admission = await self._store.reserve(meters, amounts, call.request_id)
         if not admission.admitted:
+            call.record.limited = meters[admission.denied or 0].kind.value  # for metrics
             raise _refusal(meters, admission)
         call.record.response_headers.update(_rate_headers(meters, admission))
         return _Held(meters, amounts, admission.bucket)

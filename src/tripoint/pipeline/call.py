@@ -68,6 +68,38 @@ class PolicyOutcome:
 
 
 @dataclass(slots=True)
+class Attempt:
+    """One upstream attempt, timed at the router/provider boundary (perf_counter seconds).
+
+    The upstream's own time is `finished_at - started`; the gateway's overhead is what the
+    call took beyond the sum of its attempts.
+    """
+
+    target: Target
+    started: float
+    first_chunk_at: float | None = None  # the upstream's first answer arrived
+    finished_at: float | None = None  # its last byte was read, or it failed
+    error_type: str | None = None  # the OpenAI error type of a failed attempt
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A guardrail's decision on a call: `action` is allow, redact, flag or block."""
+
+    guardrail: str  # the configured guardrail's name
+    action: str
+    stage: str = "input"  # input or output
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A governance policy that changed a call: `effect` is deny or reroute."""
+
+    policy: str  # the configured policy's name
+    effect: str
+
+
+@dataclass(slots=True)
 class Record:
     """The one usage/audit record of a call, filled in by the stages as the call flows.
 
@@ -86,15 +118,51 @@ class Record:
     error_type: str | None = None
     first_chunk_at: float | None = None
     finished_at: float | None = None
-    retries: int = 0  # attempts after the first (same or other target)
-    fallbacks: int = 0  # attempts that moved to another target
-    cache_hit: bool = False  # answered from the response cache: costs no tokens
+    cache_hit: bool | None = None  # None: no cache consulted; True costs no tokens
     cost: Decimal | None = None  # USD, settled by the limits stage
     response_headers: dict[str, str] = field(default_factory=dict)  # stages' headers for the edge
     data_class: str | None = None
     policies: list[PolicyOutcome] = field(default_factory=list)  # governance decisions
     principal: Principal = field(default_factory=lambda: ANONYMOUS)  # who made the call
     wall_started: float = field(default_factory=time.time)  # epoch seconds, for the ledger
+    # Filled by the record stage and the router; read by every RecordSink.
+    stream: bool = False
+    upstream: list[Attempt] = field(default_factory=list)  # every attempt, in order
+    finish_reasons: tuple[str, ...] = ()
+    limited: str | None = None  # the limit kind that rejected the call (requests, tokens, ...)
+    verdicts: list[Verdict] = field(default_factory=list)
+    trace_id: str | None = None  # the W3C trace id, when the call was traced
+
+    @property
+    def principal_id(self) -> str:
+        return self.principal.id
+
+    @property
+    def decisions(self) -> list[Decision]:
+        """Enforced policies that changed where the call could go (for metrics and spans)."""
+        return [
+            Decision(p.policy, "reroute" if p.rerouted_to else "deny")
+            for p in self.policies
+            if p.excluded and not p.dry_run
+        ]
+
+    @property
+    def retries(self) -> int:
+        """Attempts on the same backend as the attempt before."""
+        return sum(
+            1
+            for a, b in zip(self.upstream, self.upstream[1:], strict=False)
+            if a.target.backend.name == b.target.backend.name
+        )
+
+    @property
+    def fallbacks(self) -> int:
+        """Attempts that moved to another backend."""
+        return max(0, len(self.upstream) - 1 - self.retries)
+
+    @property
+    def upstream_seconds(self) -> float:
+        return sum(a.finished_at - a.started for a in self.upstream if a.finished_at is not None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import orjson
+from opentelemetry import propagate
 
 from tripoint.config.schema import Timeouts
 from tripoint.errors import TripointError, UpstreamError, UpstreamTimeoutError
@@ -148,6 +149,7 @@ class Upstream:
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
         if accept is not None:
             headers["Accept"] = accept
+        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
         with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
             headers.update(await self._auth.headers("POST", url, body))
             async with asyncio.timeout(self._timeouts.first_byte):
@@ -165,8 +167,10 @@ class Upstream:
         if self._session is None:
             raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
         url = self.base_url + path
+        headers: dict[str, str] = {}
+        propagate.inject(headers)
         with upstream_errors(self.name):
-            headers = dict(await self._auth.headers("GET", url, b""))
+            headers.update(await self._auth.headers("GET", url, b""))
             async with asyncio.timeout(self._timeouts.first_byte):
                 response = await self._session.get(url, headers=headers)
             try:

@@ -28,6 +28,7 @@ from tripoint.errors import (
     UpstreamError,
     UpstreamRejectedError,
 )
+from tripoint.pipeline.attempt import AttemptWrapper, timed_attempt
 from tripoint.pipeline.call import AnyRequest, Call, Operation
 from tripoint.pipeline.quota import BackendQuota
 from tripoint.pipeline.stage import ChunkStream
@@ -68,7 +69,9 @@ class Router:
         budget: RetryBudget | None = None,
         rng: random.Random | None = None,
         quota: BackendQuota | None = None,
+        attempt: AttemptWrapper = timed_attempt,
     ) -> None:
+        self._attempt = attempt  # times each attempt on the Record (telemetry adds a span)
         self._providers = providers
         self._quota = quota
         self._fleet = fleet
@@ -137,7 +140,8 @@ class Router:
         """Start the attempt and wait for its first chunk; on failure the attempt is closed."""
         state.in_flight += 1
         stack.callback(_leave, state)
-        stream = _dispatch(self._providers[target.backend.name], call.request, target)
+        provider = self._providers[target.backend.name]
+        stream = self._attempt(call, target, _dispatch(provider, call.request, target))
         stack.push_async_callback(stream.aclose)
         if retry:
             self._fleet.active_retries += 1
@@ -185,13 +189,9 @@ class Router:
 
     @staticmethod
     def _note_attempt(call: Call, target: Target, attempts: int) -> None:
-        record = call.record
-        if attempts > 1:
-            record.retries += 1
-            if record.target is not None and record.target != target:
-                record.fallbacks += 1
-        record.attempts = attempts
-        record.target = target
+        """Retries and fallbacks are derived from the attempts the wrapper records."""
+        call.record.attempts = attempts
+        call.record.target = target
 
 
 class _Plan:
