@@ -3,6 +3,7 @@
 TripointError                      500 server_error
   InvalidRequestError              400 invalid_request_error
     RequestTooLargeError           413 invalid_request_error
+    ContentBlockedError            400 invalid_request_error (code content_policy_violation)
   AuthenticationError              401 authentication_error
   PermissionDeniedError            403 permission_error
   NotFoundError                    404 not_found_error
@@ -51,6 +52,12 @@ class InvalidRequestError(TripointError):
 class RequestTooLargeError(InvalidRequestError):
     status = 413
     code = "request_too_large"
+
+
+class ContentBlockedError(InvalidRequestError):
+    """A guardrail blocked the request or the response; the message names the guardrail."""
+
+    code = "content_policy_violation"
 
 
 class AuthenticationError(TripointError):

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from tripoint.config.guardrails import GuardrailSettings
 from tripoint.config.secrets import Secret
 
 Pattern = Literal["saas", "cloud", "self_hosted", "local"]
@@ -87,6 +88,7 @@ class Settings(Strict):
     server: ServerSettings = ServerSettings()
     backends: dict[str, Backend] = Field(default_factory=dict)
     models: dict[str, ModelRoute] = Field(default_factory=dict)
+    guardrails: GuardrailSettings = GuardrailSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

@@ -12,4 +12,12 @@ from tripoint.pipeline.stage import Stage
 def assemble(settings: Settings) -> Gateway:
     components: list[Component] = []
     stages: dict[str, Stage] = {}
+    if settings.guardrails.checks:
+        # the guardrails extra (Presidio, ONNX Runtime) is imported only when configured
+        from tripoint.guardrails.engine import GuardrailEngine  # noqa: PLC0415
+        from tripoint.guardrails.stage import GuardrailStage  # noqa: PLC0415
+
+        guardrails = GuardrailEngine(settings.guardrails)
+        components.append(guardrails)
+        stages["guardrails"] = GuardrailStage(guardrails, settings.guardrails)
     return Gateway(settings, stages=stages, components=components)

@@ -32,6 +32,21 @@ ANONYMOUS = Principal(id="anonymous")
 EMPTY_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailEvent:
+    """One guardrail's verdict on one direction of a call: types and counts, never the text.
+
+    `outcome` is what happened (pass, redact, block, error); `would` is what a check in
+    shadow mode (`action: log`) would have done.
+    """
+
+    guardrail: str
+    direction: str  # input | output
+    outcome: str
+    findings: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    would: str | None = None
+
+
 @dataclass(slots=True)
 class Record:
     """The one usage/audit record of a call, filled in by the stages as the call flows.
@@ -51,6 +66,7 @@ class Record:
     error_type: str | None = None
     first_chunk_at: float | None = None
     finished_at: float | None = None
+    guardrails: list[GuardrailEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

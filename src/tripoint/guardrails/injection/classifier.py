@@ -1,0 +1,93 @@
+"""The injection classifier: logistic regression on MiniLM sentence embeddings.
+
+Its weights and calibrated thresholds ship in `model.json` beside this module, written by
+`python -m tripoint.guardrails.injection.training`. A long text is scored window by window
+and judged by its worst window, so an instruction buried in a document is still seen.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import numpy.typing as npt
+
+from tripoint.errors import ConfigError
+from tripoint.guardrails.finding import Finding
+from tripoint.guardrails.injection.embedder import Embedder, Vectors
+from tripoint.guardrails.injection.rules import InjectionRules
+
+MODEL_FILE = "model.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LinearModel:
+    weights: npt.NDArray[np.float32]
+    bias: float
+    thresholds: dict[str, float]  # target false-positive rate -> score threshold
+    embedding: str
+
+    def scores(self, vectors: Vectors) -> npt.NDArray[np.float64]:
+        logits = vectors.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    @classmethod
+    def load(cls) -> LinearModel:
+        text = resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")
+        raw = json.loads(text)
+        return cls(
+            weights=np.asarray(raw["weights"], dtype=np.float32),
+            bias=float(raw["bias"]),
+            thresholds={str(k): float(v) for k, v in raw["thresholds"].items()},
+            embedding=str(raw["embedding"]),
+        )
+
+    def threshold(self, target_fpr: float) -> float:
+        key = f"{target_fpr:g}"
+        if key not in self.thresholds:
+            raise ConfigError([f"guardrails: no threshold calibrated for FPR {key}"])
+        return self.thresholds[key]
+
+
+class InjectionDetector:
+    """Rules first (cheap, certain), then the classifier on every window of the text."""
+
+    name = "injection"
+
+    def __init__(
+        self,
+        embedder: Embedder | None,
+        model: LinearModel | None,
+        threshold: float,
+        batch: int = 16,
+    ) -> None:
+        if embedder is not None and model is not None and model.embedding != embedder.model_id:
+            raise ConfigError(
+                [f"guardrails: classifier trained on {model.embedding}, not {embedder.model_id}"]
+            )
+        self._rules = InjectionRules()
+        self._embedder = embedder
+        self._model = model
+        self._threshold = threshold
+        self._batch = batch
+
+    def score(self, text: str) -> float:
+        """The classifier's score of the text's most suspicious window (0 without one)."""
+        if self._embedder is None or self._model is None or not text.strip():
+            return 0.0
+        windows = self._embedder.windows(text)
+        return max(
+            float(self._model.scores(self._embedder.embed(windows[i : i + self._batch])).max())
+            for i in range(0, len(windows), self._batch)
+        )
+
+    def find(self, text: str) -> list[Finding]:
+        ruled = self._rules.find(text)
+        if ruled:
+            return ruled
+        score = self.score(text)
+        if score >= self._threshold:
+            return [Finding("injection:classifier", 0, len(text), score)]
+        return []
