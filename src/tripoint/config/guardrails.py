@@ -36,7 +36,6 @@ DEFAULT_PII_ENTITIES: tuple[str, ...] = (
     "US_ITIN",
     "US_PASSPORT",
     "UK_NHS",
-    "UK_NINO",
     "MAC_ADDRESS",
 )
 

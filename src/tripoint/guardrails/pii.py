@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tripoint.errors import ConfigError
 from tripoint.guardrails.finding import Finding
 from tripoint.guardrails.secrets import disjoint
 
@@ -69,7 +70,11 @@ def load_analyzer(entities: Sequence[str]) -> AnalyzerEngine:
     registry.load_predefined_recognizers(languages=["en"], nlp_engine=engine)
     registry.remove_recognizer("PhoneRecognizer")
     registry.add_recognizer(fast_phone_recognizer())
-    return AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=engine, supported_languages=["en"])
+    unknown = sorted(set(entities) - set(analyzer.get_supported_entities("en")))
+    if unknown:
+        raise ConfigError([f"guardrails: Presidio has no recognizer for {', '.join(unknown)}"])
+    return analyzer
 
 
 def fast_phone_recognizer() -> EntityRecognizer:

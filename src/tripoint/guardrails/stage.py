@@ -155,7 +155,9 @@ def _with_canaries(call: Call, guardrails: list[Guardrail]) -> tuple[Call, list[
 def _fail(call: Call, guardrails: Sequence[Guardrail], direction: str, exc: BaseException) -> None:
     """Record the failure; block unless every failing guardrail is configured to allow."""
     for guardrail in guardrails:
-        call.record.guardrails.append(GuardrailEvent(guardrail.name, direction, "error"))
+        event = GuardrailEvent(guardrail.name, direction, "error")
+        if event not in call.record.guardrails:  # a stream may fail on several scans
+            call.record.guardrails.append(event)
     names = ", ".join(g.name for g in guardrails)
     log.warning(
         "guardrail failed",
@@ -181,7 +183,14 @@ def _record(call: Call, guardrail: Guardrail, direction: str, verdicts: Sequence
 
 
 def _record_output(call: Call, guardrails: Sequence[Guardrail], flow: OutputFilter) -> None:
+    failed = {
+        e.guardrail
+        for e in call.record.guardrails
+        if e.direction == "output" and e.outcome == "error"
+    }
     for guardrail in guardrails:
+        if guardrail.name in failed:
+            continue  # its failure is the record: what it did see is not a verdict
         found = dict(flow.tally.counts.get(guardrail.name, {}))
         if flow.blocked_by == guardrail.name:
             outcome = "block"

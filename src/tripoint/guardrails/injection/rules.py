@@ -20,7 +20,7 @@ _RULES: tuple[tuple[str, str], ...] = (
     (
         "override",
         rf"\b(?:ignore|disregard|forget|override|bypass|skip|drop)\s+{_PRIOR}\s+"
-        r"(?:instructions?|prompts?|rules|directives|guidelines|context|commands?|messages?)",
+        r"(?:instructions?|prompts?|rules|directives|directions|guidelines|context|commands?|messages?)",
     ),
     (
         "override",

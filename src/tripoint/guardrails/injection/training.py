@@ -11,6 +11,7 @@ that matters most.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -70,14 +71,33 @@ def scores_of(weights: Floats, bias: float, x: Vectors) -> Floats:
     return 1.0 / (1.0 + np.exp(-(x.astype(np.float64) @ weights + bias)))
 
 
-def main(out: Path | None = None) -> int:
+def embedded(
+    embedder: MiniLMEmbedder, split: corpus.Split, cache: Path | None
+) -> tuple[list[corpus.Example], Vectors]:
+    """A split and its embeddings; with `cache`, embeddings are kept keyed by the texts."""
+    examples = corpus.load(split)
+    texts = [e.text for e in examples]
+    digest = hashlib.sha256("\x00".join([embedder.model_id, *texts]).encode()).hexdigest()[:16]
+    path = cache / f"{split}-{digest}.npy" if cache else None
+    if path is not None and path.exists():
+        return examples, np.load(path)
+    vectors = embed_all(embedder, texts)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return examples, vectors
+
+
+def main(argv: Sequence[str] = ()) -> int:
+    """Options: `--cache DIR` keeps embeddings between runs; `--out FILE` writes elsewhere."""
+    options = dict(zip(argv[::2], argv[1::2], strict=False))
+    cache = Path(options["--cache"]) if "--cache" in options else None
     started = time.perf_counter()
     embedder = MiniLMEmbedder(threads=2)
-    train, validation = corpus.load("train"), corpus.load("validation")
-    x_train = embed_all(embedder, [e.text for e in train])
+    train, x_train = embedded(embedder, "train", cache)
+    validation, x_val = embedded(embedder, "validation", cache)
     y_train = np.array([e.label for e in train], dtype=np.float64)
     weights, bias = fit(x_train, y_train)
-    x_val = embed_all(embedder, [e.text for e in validation])
     val = scores_of(weights, bias, x_val)
     benign = np.array([e.label == 0 for e in validation])
     hard = np.array([e.hard for e in validation])
@@ -94,7 +114,7 @@ def main(out: Path | None = None) -> int:
         "trained_on": {"train": len(train), "validation": len(validation)},
         "validation_tpr": {k: float((attacks >= t).mean()) for k, t in thresholds.items()},
     }
-    target = out or Path(__file__).with_name(MODEL_FILE)
+    target = Path(options.get("--out", Path(__file__).with_name(MODEL_FILE)))
     target.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
     elapsed = time.perf_counter() - started
     sys.stdout.write(
@@ -105,4 +125,4 @@ def main(out: Path | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
