@@ -25,9 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from guardrail_samples import (  # noqa: E402
+from guardrail_samples import (
     PII_GENERATORS,
     PII_TEMPLATES,
     SECRET_GENERATORS,
@@ -36,24 +34,23 @@ from guardrail_samples import (  # noqa: E402
     prose,
     secret_negatives,
 )
-
-from tripoint.config.guardrails import DEFAULT_PII_ENTITIES  # noqa: E402
-from tripoint.guardrails.finding import Detector, Finding  # noqa: E402
-from tripoint.guardrails.guardrail import Guardrail  # noqa: E402
-from tripoint.guardrails.injection import corpus  # noqa: E402
-from tripoint.guardrails.injection.classifier import InjectionDetector, LinearModel  # noqa: E402
-from tripoint.guardrails.injection.embedder import MiniLMEmbedder  # noqa: E402
-from tripoint.guardrails.injection.rules import InjectionRules  # noqa: E402
-from tripoint.guardrails.injection.training import embed_all  # noqa: E402
-from tripoint.guardrails.output import OutputFilter, find_all  # noqa: E402
-from tripoint.guardrails.pii import PiiDetector, load_analyzer  # noqa: E402
-from tripoint.guardrails.redaction import Vault  # noqa: E402
-from tripoint.guardrails.secrets import (  # noqa: E402
+from tripoint.config.guardrails import DEFAULT_PII_ENTITIES
+from tripoint.guardrails.finding import Detector, Finding
+from tripoint.guardrails.guardrail import Guardrail
+from tripoint.guardrails.injection import corpus
+from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel
+from tripoint.guardrails.injection.embedder import MiniLMEmbedder
+from tripoint.guardrails.injection.rules import InjectionRules
+from tripoint.guardrails.injection.training import embed_all
+from tripoint.guardrails.output import OutputFilter, find_all
+from tripoint.guardrails.pii import PiiDetector, load_analyzer
+from tripoint.guardrails.redaction import Vault
+from tripoint.guardrails.secrets import (
     PROVIDER_PATTERNS,
     SecretDetector,
     detect_secrets_patterns,
 )
-from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Chunk  # noqa: E402
+from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Chunk
 
 RESULTS = Path(__file__).resolve().parent / "results"
 HARD_BENIGN = [  # hand-written, never trained on: role-play, attack words, ordinary chat
@@ -91,18 +88,21 @@ def text_of_tokens(embedder: MiniLMEmbedder, tokens: int, rng: random.Random) ->
     text = prose(rng, words)
     for _ in range(max(1, tokens // 500)):
         at = rng.randrange(len(text))
-        extra = f" mail {PII_GENERATORS['EMAIL_ADDRESS'](rng)} or call +1 415-555-0132, key ghp_{'x7' * 18}. "
+        mail = PII_GENERATORS["EMAIL_ADDRESS"](rng)
+        extra = f" mail {mail} or call +1 415-555-0132, key ghp_{'x7' * 18}. "
         text = text[:at] + extra + text[at:]
     return text
 
 
 def timed(check: Callable[[str], object], text: str, runs: int) -> tuple[float, float]:
+    """p50/p95 of the process's CPU time per check: on a shared, overloaded machine wall time
+    measures the neighbours; ONNX Runtime runs on this thread (one intra-op thread)."""
     check(text)
     samples = []
     for _ in range(runs):
-        start = time.perf_counter()
+        start = time.process_time()
         check(text)
-        samples.append((time.perf_counter() - start) * 1000)
+        samples.append((time.process_time() - start) * 1000)
     samples.sort()
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
@@ -111,7 +111,7 @@ def latency(results: dict[str, object]) -> None:
     pin_one_core()
     rng = random.Random(1)
     embedder = MiniLMEmbedder(threads=1)
-    model = LinearModel.load()
+    model = ScoreModel.load()
     classifier = InjectionDetector(embedder, model, model.threshold(0.01))
     checks: dict[str, Callable[[str], object]] = {
         "secrets": SecretDetector(PROVIDER_PATTERNS + detect_secrets_patterns()).find,
@@ -122,7 +122,7 @@ def latency(results: dict[str, object]) -> None:
         ).find,
     }
     rows: dict[str, dict[str, list[float]]] = {}
-    print("\n## Latency per check, one core (ms)\n")
+    print("\n## Latency per check, one core (CPU ms)\n")
     print("| check | 50 tok p50 | p95 | 500 tok p50 | p95 | 5,000 tok p50 | p95 |")
     print("|---|---|---|---|---|---|---|")
     texts = {n: text_of_tokens(embedder, n, rng) for n in (50, 500, 5000)}
@@ -144,7 +144,7 @@ def _rates(flags: Sequence[bool]) -> float:
 
 def accuracy(results: dict[str, object]) -> None:
     embedder = MiniLMEmbedder(threads=2)
-    model = LinearModel.load()
+    model = ScoreModel.load()
     test = corpus.load("test")
     scores = model.scores(embed_all(embedder, [e.text for e in test]))
     labels = np.array([e.label for e in test])
@@ -175,7 +175,8 @@ def accuracy(results: dict[str, object]) -> None:
         }
         out[f"shipped_{fpr:g}"] = row
         print(
-            f"| rules + classifier (shipped) | calibrated FPR {fpr:.0%} ({t:.3f}) | {row['tpr']:.3f} "
+            f"| rules + classifier (shipped) | calibrated FPR {fpr:.0%} ({t:.3f}) "
+            f"| {row['tpr']:.3f} "
             f"| {row['fpr']:.3f} | {row['fpr_hard']:.3f} |"
         )
     for source in ("neuralchemy", "s-labs", "yanismiraoui"):
@@ -188,7 +189,8 @@ def accuracy(results: dict[str, object]) -> None:
     hand_fp = [t for t in HARD_BENIGN if hand.find(t)]
     out["hand_written_benign_flagged"] = len(hand_fp)
     print(
-        f"\nHand-written benign prompts (role-play, 'ignore'/'system'): {len(hand_fp)} of {len(HARD_BENIGN)} flagged at 1%."
+        f"\nHand-written benign prompts (role-play, 'ignore'/'system'): "
+        f"{len(hand_fp)} of {len(HARD_BENIGN)} flagged at 1%."
     )
     results["injection"] = out
     _span_accuracy(results, [e.text for e in test if e.label == 0])
@@ -214,7 +216,7 @@ def _span_accuracy(results: dict[str, object], corpus_benign: list[str]) -> None
                 text = rng.choice(templates).format(value)
                 spans = {text[f.start : f.end] for f in detector.find(text)}
                 hits.append(
-                    any(value in s or s in value and len(s) >= len(value) * 0.6 for s in spans)
+                    any(value in s or (s in value and len(s) >= len(value) * 0.6) for s in spans)
                 )
             tprs[kind] = _rates(hits)
             print(f"| {kind} | {tprs[kind]:.3f} |")
@@ -223,7 +225,8 @@ def _span_accuracy(results: dict[str, object], corpus_benign: list[str]) -> None
         sample = corpus_benign[:1000]
         fpr_corpus = _rates([bool(detector.find(t)) for t in sample])
         print(
-            f"\nFPR on {len(look)} look-alikes: {fpr_look:.3f}; flag rate on {len(sample)} benign corpus prompts: {fpr_corpus:.3f}"
+            f"\nFPR on {len(look)} look-alikes: {fpr_look:.3f}; "
+            f"flag rate on {len(sample)} benign corpus prompts: {fpr_corpus:.3f}"
         )
         out[label] = {
             "tpr": tprs,

@@ -198,11 +198,12 @@ def test_output_block_ends_the_stream_with_an_error_event(
     upstream.always(words=("Sure: ", KEY[:12], KEY[12:], " bye"))
     seen: list[str] = []
 
+    stream = sdk.chat.completions.create(
+        model="strict", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+
     with pytest.raises(openai.APIError, match="secrets-block"):
-        for chunk in sdk.chat.completions.create(
-            model="strict", messages=[{"role": "user", "content": "hi"}], stream=True
-        ):
-            seen.extend(c.delta.content or "" for c in chunk.choices)
+        seen.extend(c.delta.content or "" for chunk in stream for c in chunk.choices)
 
     assert KEY[:6] not in "".join(seen)
 

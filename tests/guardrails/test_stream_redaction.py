@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import AsyncIterator, Sequence
 
@@ -76,7 +77,7 @@ def _leaks(output: str, value: str) -> list[str]:
 
 def _split(text: str, cuts: list[int]) -> list[str]:
     points = sorted({0, len(text), *(c % (len(text) + 1) for c in cuts)})
-    return [text[a:b] for a, b in zip(points, points[1:], strict=False)]
+    return [text[a:b] for a, b in itertools.pairwise(points)]
 
 
 SECRET_TEXTS = [around.format(value) for _, around, value in SECRETS]
@@ -145,7 +146,8 @@ async def test_final_chunk_and_usage_arrive_after_the_held_text(secrets: Guardra
     finish = [i for i, c in enumerate(chunks) if any(d.finish_reason for d in c.choices)]
     text_at = [i for i, c in enumerate(chunks) if any(d.text for d in c.choices)]
     assert _text(chunks) == "short answer"
-    assert finish and max(text_at) <= finish[0]
+    assert finish
+    assert max(text_at) <= finish[0]
     assert chunks[-1].usage == USAGE
 
 
@@ -164,10 +166,13 @@ async def test_block_action_ends_with_content_filter_then_error() -> None:
     flow = OutputFilter([blocker], Vault(), _scan, hold=HOLD, max_held=16_384)
     seen: list[ChatChunk] = []
 
-    with pytest.raises(ContentBlockedError, match="secrets"):
+    async def consume() -> None:
         async for chunk in flow.filter(_upstream(["key ", SECRETS[0][2], " end"])):
             assert isinstance(chunk, ChatChunk)
             seen.append(chunk)
+
+    with pytest.raises(ContentBlockedError, match="secrets"):
+        await consume()
 
     assert seen[-1].choices[0].finish_reason == "content_filter"
     assert SECRETS[0][2][:8] not in _text(seen)

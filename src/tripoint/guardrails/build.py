@@ -13,7 +13,7 @@ from tripoint.config.guardrails import (
 from tripoint.guardrails.canary import CanaryDetector
 from tripoint.guardrails.finding import Detector
 from tripoint.guardrails.guardrail import Guardrail
-from tripoint.guardrails.injection.classifier import InjectionDetector, LinearModel
+from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel
 from tripoint.guardrails.injection.embedder import Embedder, MiniLMEmbedder
 from tripoint.guardrails.pii import PiiDetector, load_analyzer
 from tripoint.guardrails.secrets import (
@@ -29,7 +29,7 @@ class _Models:
     def __init__(self) -> None:
         self._analyzers: dict[frozenset[str], object] = {}
         self._embedder: Embedder | None = None
-        self._model: LinearModel | None = None
+        self._model: ScoreModel | None = None
 
     def analyzer(self, entities: tuple[str, ...]) -> object:
         key = frozenset(entities)
@@ -37,9 +37,9 @@ class _Models:
             self._analyzers[key] = load_analyzer(entities)
         return self._analyzers[key]
 
-    def classifier(self) -> tuple[Embedder, LinearModel]:
+    def classifier(self) -> tuple[Embedder, ScoreModel]:
         if self._embedder is None or self._model is None:
-            self._embedder, self._model = MiniLMEmbedder(), LinearModel.load()
+            self._embedder, self._model = MiniLMEmbedder(), ScoreModel.load()
         return self._embedder, self._model
 
 

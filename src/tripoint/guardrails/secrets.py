@@ -35,12 +35,42 @@ _PLACEHOLDER = re.compile(
 
 @dataclass(frozen=True, slots=True)
 class Pattern:
+    """A secret format. `anchors`: lower-case substrings one of which every match contains;
+    a text containing none of them skips the regex (most prose skips most of them)."""
+
     kind: str
     regex: re.Pattern[str]
+    anchors: tuple[str, ...] = ()
 
 
-def _p(kind: str, pattern: str, flags: int = 0) -> Pattern:
-    return Pattern(kind, re.compile(pattern, flags))
+def _p(kind: str, pattern: str, anchors: tuple[str, ...], flags: int = 0) -> Pattern:
+    return Pattern(kind, re.compile(pattern, flags), anchors)
+
+
+# The literals detect-secrets' patterns need, by plugin (checked against lower-cased text).
+_PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
+    "aws_access_key": ("a3t", "abia", "acca", "akia", "asia", "aws"),
+    "artifactory_credentials": ("akc", "ap"),
+    "azure_storage_account_access_key": ("accountkey=",),
+    "basic_auth_credentials": ("://",),
+    "cloudant_credentials": ("key", "pw", "pass", "token", "cloudant"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "gitlab_token": ("gl", "gr1348941"),
+    "ibm_cos_hmac_credentials": ("secret",),
+    "ibm_cloud_iam_key": ("key", "pwd", "pass", "token"),
+    "json_web_token": ("eyj",),
+    "mailchimp_access_key": ("-us",),
+    "npm_tokens": ("_authtoken",),
+    "openai_token": ("t3blbkfj",),
+    "pypi_token": ("pypi-",),
+    "sendgrid_api_key": ("sg.",),
+    "slack_token": ("xox", "hooks.slack.com"),
+    "softlayer_credentials": ("key", "pwd", "pass", "token", "softlayer"),
+    "square_oauth_secret": ("sq0csp-",),
+    "stripe_access_key": ("_live_",),
+    "telegram_bot_token": (":",),
+    "twilio_api_key": ("ac", "sk"),
+}
 
 
 # Order matters only for overlaps: the earlier (more specific) pattern wins.
@@ -49,49 +79,78 @@ PROVIDER_PATTERNS: tuple[Pattern, ...] = (
         "private_key",
         r"(?P<value>-----BEGIN[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----"
         r"(?:[\s\S]*?-----END[A-Z0-9 ]{0,30} PRIVATE KEY(?: BLOCK)?-----|[\s\S]*\Z))",
+        ("private key",),
     ),
-    _p("anthropic_key", r"(?<![\w-])(?P<value>sk-ant-(?:api|admin|oat)\d\d-[A-Za-z0-9_\-]{20,})"),
+    _p(
+        "anthropic_key",
+        r"(?<![\w-])(?P<value>sk-ant-(?:api|admin|oat)\d\d-[A-Za-z0-9_\-]{20,})",
+        ("sk-ant-",),
+    ),
     _p(
         "openai_key",
         r"(?<![\w-])(?P<value>sk-(?:proj-|svcacct-|admin-|None-)?"
         r"(?=[A-Za-z0-9_\-]*\d)[A-Za-z0-9_\-]{32,})",
+        ("sk-",),
     ),
     _p(
         "aws_access_key_id",
         r"(?<![A-Z0-9])(?P<value>(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?![A-Z0-9])",
+        ("akia", "asia", "abia", "acca"),
     ),
     _p(
         "aws_secret_access_key",
         r"(?i)aws.{0,20}?(?:secret|private).{0,20}?[\s:=\"'>]+"
         r"(?P<value>(?-i:[A-Za-z0-9/+]{40}))(?![A-Za-z0-9/+=])",
+        ("aws",),
     ),
-    _p("google_api_key", r"(?<![\w-])(?P<value>AIza[0-9A-Za-z_\-]{35})(?![\w-])"),
-    _p("github_token", r"(?<![\w])(?P<value>gh[pousr]_[A-Za-z0-9]{36,255})(?!\w)"),
-    _p("github_token", r"(?<![\w])(?P<value>github_pat_[A-Za-z0-9_]{50,255})(?!\w)"),
-    _p("slack_token", r"(?<![\w-])(?P<value>xox[abposr]-(?:\d+-)?[A-Za-z0-9-]{10,250})"),
+    _p("google_api_key", r"(?<![\w-])(?P<value>AIza[0-9A-Za-z_\-]{35})(?![\w-])", ("aiza",)),
+    _p(
+        "github_token",
+        r"(?<![\w])(?P<value>gh[pousr]_[A-Za-z0-9]{36,255})(?!\w)",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _p(
+        "github_token",
+        r"(?<![\w])(?P<value>github_pat_[A-Za-z0-9_]{50,255})(?!\w)",
+        ("github_pat_",),
+    ),
+    _p(
+        "slack_token",
+        r"(?<![\w-])(?P<value>xox[abposr]-(?:\d+-)?[A-Za-z0-9-]{10,250})",
+        ("xox",),
+    ),
     _p(
         "slack_webhook",
         r"(?P<value>https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9+/_\-]{20,120})",
+        ("hooks.slack.com",),
     ),
-    _p("stripe_key", r"(?<![\w])(?P<value>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247})(?!\w)"),
+    _p(
+        "stripe_key",
+        r"(?<![\w])(?P<value>(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247})(?!\w)",
+        ("_live_", "_test_"),
+    ),
     _p(
         "jwt",
         r"(?<![\w-])(?P<value>eyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,})",
+        ("eyj",),
     ),
     _p(
         "connection_string_password",
         r"\b[a-zA-Z][a-zA-Z0-9+.\-]{1,20}://[^\s:/@\"']{1,64}:(?P<value>[^\s@/\"']{3,128})@[\w.\-\[]",
+        ("://",),
     ),
     _p(
         "password_assignment",
         r"(?i)(?<![\w])(?:password|passwd|pwd)[\"']?\s*(?:[:=]|=>)\s*[\"']?"
         r"(?P<value>[^\s\"',;&<>]{4,128})",
+        ("pass", "pwd"),
     ),
     _p(  # prose says "the secret: keep calm"; a credential value has a digit in it
         "password_assignment",
         r"(?i)(?<![\w])(?:secret|api[_\-]?key|access[_\-]?token|auth[_\-]?token|"
         r"client[_\-]?secret)[\"']?\s*(?:[:=]|=>)\s*[\"']?"
         r"(?P<value>(?=[^\s\"',;&<>]*\d)[^\s\"',;&<>]{8,128})",
+        ("secret", "key", "token"),
     ),
 )
 
@@ -109,7 +168,8 @@ def detect_secrets_patterns() -> tuple[Pattern, ...]:
         if secret_type in skipped or not issubclass(plugin, RegexBasedDetector):
             continue
         kind = "detect_secrets:" + re.sub(r"\W+", "_", secret_type.lower()).strip("_")
-        patterns.extend(Pattern(kind, regex) for regex in plugin().denylist)
+        anchors = _PLUGIN_ANCHORS.get(kind.removeprefix("detect_secrets:"), ())
+        patterns.extend(Pattern(kind, regex, anchors) for regex in plugin().denylist)
     return tuple(patterns)
 
 
@@ -127,7 +187,10 @@ class SecretDetector:
 
     def find(self, text: str) -> list[Finding]:
         found: list[Finding] = []
+        lowered = text.lower()
         for pattern in self._patterns:
+            if pattern.anchors and not any(a in lowered for a in pattern.anchors):
+                continue
             for match in pattern.regex.finditer(text):
                 start, end = _value_span(match)
                 if end > start and not self._is_allowed(text[start:end]):

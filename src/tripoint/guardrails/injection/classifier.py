@@ -1,8 +1,10 @@
-"""The injection classifier: logistic regression on MiniLM sentence embeddings.
+"""The injection classifier: a small network (or logistic regression) on MiniLM embeddings.
 
 Its weights and calibrated thresholds ship in `model.json` beside this module, written by
-`python -m tripoint.guardrails.injection.training`. A long text is scored window by window
-and judged by its worst window, so an instruction buried in a document is still seen.
+`python -m tripoint.guardrails.injection.training`. A long text is scored in windows of 64
+tokens and judged by its worst window: instructions that fill most of a window are caught
+anywhere in a document, while one short sentence inside a long paragraph is diluted (the
+measured accuracy is on prompt-length inputs).
 """
 
 from __future__ import annotations
@@ -23,23 +25,43 @@ MODEL_FILE = "model.json"
 
 
 @dataclass(frozen=True, slots=True)
-class LinearModel:
-    weights: npt.NDArray[np.float32]
-    bias: float
+class Layer:
+    weights: npt.NDArray[np.float64]  # (inputs, outputs)
+    bias: npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreModel:
+    """Dense layers with ReLU between them and a sigmoid at the end; one layer is a logistic
+    regression."""
+
+    layers: tuple[Layer, ...]
     thresholds: dict[str, float]  # target false-positive rate -> score threshold
     embedding: str
 
     def scores(self, vectors: Vectors) -> npt.NDArray[np.float64]:
-        logits = vectors.astype(np.float64) @ self.weights.astype(np.float64) + self.bias
-        return 1.0 / (1.0 + np.exp(-logits))
+        hidden = vectors.astype(np.float64)
+        for i, layer in enumerate(self.layers):
+            hidden = hidden @ layer.weights + layer.bias
+            if i < len(self.layers) - 1:
+                hidden = np.maximum(hidden, 0.0)
+        logits = np.clip(hidden[:, 0], -60, 60)
+        scores: npt.NDArray[np.float64] = 1.0 / (1.0 + np.exp(-logits))
+        return scores
 
     @classmethod
-    def load(cls) -> LinearModel:
+    def load(cls) -> ScoreModel:
         text = resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")
         raw = json.loads(text)
+        layers = tuple(
+            Layer(
+                np.asarray(layer["weights"], dtype=np.float64),
+                np.asarray(layer["bias"], dtype=np.float64),
+            )
+            for layer in raw["layers"]
+        )
         return cls(
-            weights=np.asarray(raw["weights"], dtype=np.float32),
-            bias=float(raw["bias"]),
+            layers=layers,
             thresholds={str(k): float(v) for k, v in raw["thresholds"].items()},
             embedding=str(raw["embedding"]),
         )
@@ -59,7 +81,7 @@ class InjectionDetector:
     def __init__(
         self,
         embedder: Embedder | None,
-        model: LinearModel | None,
+        model: ScoreModel | None,
         threshold: float,
         batch: int = 16,
     ) -> None:

@@ -57,7 +57,7 @@ class MiniLMEmbedder:
 
     model_id = MODEL_ID
 
-    def __init__(self, max_tokens: int = 128, threads: int = 1) -> None:
+    def __init__(self, max_tokens: int = 128, threads: int = 1, window: int = 64) -> None:
         self._tokenizer: Tokenizer = Tokenizer.from_file(str(tokenizer_path()))
         self._splitter: Tokenizer = Tokenizer.from_file(str(tokenizer_path()))
         self._splitter.no_truncation()
@@ -71,13 +71,14 @@ class MiniLMEmbedder:
             str(model_path()), options, providers=["CPUExecutionProvider"]
         )
         self.max_tokens = max_tokens
+        self.window = window  # tokens per piece of a long text: an attack is not diluted
 
     def windows(self, text: str) -> list[str]:
         offsets = self._splitter.encode(text, add_special_tokens=False).offsets
-        size = self.max_tokens - 2  # [CLS] and [SEP]
+        size = min(self.window, self.max_tokens - 2)  # room for [CLS] and [SEP]
         if len(offsets) <= size:
             return [text]
-        overlap = 24  # so a phrase cut by one window's end is whole in the next
+        overlap = size // 4  # so a phrase cut by one window's end is whole in the next
         starts = range(0, len(offsets) - overlap, size - overlap)
         return [text[offsets[i][0] : offsets[min(i + size, len(offsets)) - 1][1]] for i in starts]
 
