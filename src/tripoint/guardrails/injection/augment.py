@@ -80,9 +80,68 @@ SYSTEMS = [
 ]
 
 
+# Short turns of ordinary chat: the corpora have almost none, so a classifier never saw them.
+SHORT_TURNS = [
+    "hey",
+    "hello there",
+    "good morning",
+    "thanks a lot",
+    "thank you!",
+    "ok thanks",
+    "okay",
+    "sure",
+    "yes please",
+    "no thanks",
+    "go on",
+    "keep going",
+    "more please",
+    "sounds good",
+    "great, thanks",
+    "perfect",
+    "got it",
+    "why?",
+    "how so?",
+    "can you elaborate?",
+    "what do you mean?",
+    "try again",
+    "shorter please",
+    "in French please",
+    "make it funnier",
+    "next",
+    "done",
+    "cool",
+    "nice one",
+    "lol",
+    "that's wrong",
+    "are you sure?",
+    "explain",
+    "summarise this",
+    "one more example",
+    "and then?",
+    "what about the second one?",
+    "send it",
+    "looks fine",
+    "bye",
+    "good night",
+    "help",
+    "start over",
+    "repeat that",
+    "what is my order status?",
+    "where is my invoice?",
+    "call me later",
+    "email it to me",
+    "what's the weather",
+    "translate to German",
+    "fix the code",
+    "rename it",
+    "approve",
+]
+
+
 def benign_attack_sounding(seed: int = 0) -> list[str]:
     rng = random.Random(seed)  # noqa: S311 -- a reproducible shuffle, not a secret
-    texts = [t.format(role=r) for t, r in itertools.product(ROLE_PLAY, ROLES)]
+    texts = list(SHORT_TURNS)
+    texts += [t.format(role=r) for t, r in itertools.product(ROLE_PLAY, ROLES)]
     texts += [t.format(thing=x) for t, x in itertools.product(IGNORE, THINGS)]
     texts += [t.format(system=x) for t, x in itertools.product(SYSTEM, SYSTEMS)]
     rng.shuffle(texts)

@@ -84,6 +84,7 @@ class InjectionDetector:
         model: ScoreModel | None,
         threshold: float,
         batch: int = 16,
+        min_words: int = 4,
     ) -> None:
         if embedder is not None and model is not None and model.embedding != embedder.model_id:
             raise ConfigError(
@@ -94,10 +95,15 @@ class InjectionDetector:
         self._model = model
         self._threshold = threshold
         self._batch = batch
+        # A turn of a few words ("ok", "continue") carries no smuggled instruction the rules
+        # miss, and is where an embedding classifier is least reliable: rules only.
+        self._min_words = min_words
 
     def score(self, text: str) -> float:
         """The classifier's score of the text's most suspicious window (0 without one)."""
-        if self._embedder is None or self._model is None or not text.strip():
+        if self._embedder is None or self._model is None:
+            return 0.0
+        if len(text.split()) < self._min_words:
             return 0.0
         windows = self._embedder.windows(text)
         return max(
