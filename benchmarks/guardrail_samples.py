@@ -131,8 +131,13 @@ SECRET_GENERATORS = {
     "github_token": lambda r: "ghp_" + _alnum(r, 36),
     "slack_token": lambda r: f"xoxb-{_digits(r, 11)}-{_digits(r, 13)}-{_alnum(r, 24)}",
     "stripe_key": lambda r: "sk_live_" + _alnum(r, 24),
-    "connection_string_password": lambda r: f"postgres://app:{_alnum(r, 14)}@db.internal/x",
-    "password_assignment": lambda r: f"password={_alnum(r, 12)}",
+    "connection_string_password": lambda r: _alnum(r, 14),
+    "password_assignment": lambda r: _alnum(r, 12),
+}
+# Formats whose secret is a part of what is written: how the value appears in text.
+SECRET_CONTEXT = {
+    "connection_string_password": "postgres://app:{}@db.internal/x",
+    "password_assignment": "password={}",
 }
 SECRET_TEMPLATES = ["Here is the config: {}", "use {} for now", "KEY={} # do not commit"]
 

@@ -28,6 +28,7 @@ import numpy as np
 from guardrail_samples import (
     PII_GENERATORS,
     PII_TEMPLATES,
+    SECRET_CONTEXT,
     SECRET_GENERATORS,
     SECRET_TEMPLATES,
     pii_negatives,
@@ -37,11 +38,10 @@ from guardrail_samples import (
 from tripoint.config.guardrails import DEFAULT_PII_ENTITIES
 from tripoint.guardrails.finding import Detector, Finding
 from tripoint.guardrails.guardrail import Guardrail
-from tripoint.guardrails.injection import corpus
 from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel
 from tripoint.guardrails.injection.embedder import MiniLMEmbedder
 from tripoint.guardrails.injection.rules import InjectionRules
-from tripoint.guardrails.injection.training import embed_all
+from tripoint.guardrails.injection.training import embedded
 from tripoint.guardrails.output import OutputFilter, find_all
 from tripoint.guardrails.pii import PiiDetector, load_analyzer
 from tripoint.guardrails.redaction import Vault
@@ -83,15 +83,21 @@ def pin_one_core() -> None:
 
 
 def text_of_tokens(embedder: MiniLMEmbedder, tokens: int, rng: random.Random) -> str:
-    """Prose of about `tokens` MiniLM tokens, with an email, a phone and a key per 500."""
-    words = max(10, int(tokens * 0.75))
-    text = prose(rng, words)
-    for _ in range(max(1, tokens // 500)):
-        at = rng.randrange(len(text))
+    """Prose of about `tokens` MiniLM tokens with values in it: an email, and per 500 tokens
+    a phone number and a key as well."""
+
+    def build(words: int) -> str:
+        text = prose(random.Random(tokens), words)
         mail = PII_GENERATORS["EMAIL_ADDRESS"](rng)
-        extra = f" mail {mail} or call +1 415-555-0132, key ghp_{'x7' * 18}. "
-        text = text[:at] + extra + text[at:]
-    return text
+        text = f"{text} Mail {mail}."
+        for _ in range(tokens // 500):
+            at = text.find(". ", rng.randrange(len(text))) + 1 or len(text)
+            text = f"{text[:at]} Call +1 415-555-0132, key ghp_{'x7' * 18}.{text[at:]}"
+        return text
+
+    words = max(5, int(tokens * 0.7))
+    text = build(words)
+    return build(max(5, int(words * tokens / embedder.count(text))))
 
 
 def timed(check: Callable[[str], object], text: str, runs: int) -> tuple[float, float]:
@@ -123,9 +129,10 @@ def latency(results: dict[str, object]) -> None:
     }
     rows: dict[str, dict[str, list[float]]] = {}
     print("\n## Latency per check, one core (CPU ms)\n")
-    print("| check | 50 tok p50 | p95 | 500 tok p50 | p95 | 5,000 tok p50 | p95 |")
-    print("|---|---|---|---|---|---|---|")
     texts = {n: text_of_tokens(embedder, n, rng) for n in (50, 500, 5000)}
+    sizes = " | ".join(f"{embedder.count(t)} tok p50 | p95" for t in texts.values())
+    print(f"| check | {sizes} |")
+    print("|---|---|---|---|---|---|---|")
     for name, check in checks.items():
         cells: list[str] = []
         rows[name] = {}
@@ -145,8 +152,8 @@ def _rates(flags: Sequence[bool]) -> float:
 def accuracy(results: dict[str, object]) -> None:
     embedder = MiniLMEmbedder(threads=2)
     model = ScoreModel.load()
-    test = corpus.load("test")
-    scores = model.scores(embed_all(embedder, [e.text for e in test]))
+    test, vectors = embedded(embedder, "test", RESULTS / "embeddings")
+    scores = model.scores(vectors)
     labels = np.array([e.label for e in test])
     hard = np.array([e.hard for e in test])
     rules = InjectionRules()
@@ -213,7 +220,8 @@ def _span_accuracy(results: dict[str, object], corpus_benign: list[str]) -> None
             hits = []
             for _ in range(200):
                 value = make(rng)
-                text = rng.choice(templates).format(value)
+                shown = SECRET_CONTEXT.get(kind, "{}").format(value)
+                text = rng.choice(templates).format(shown)
                 spans = {text[f.start : f.end] for f in detector.find(text)}
                 hits.append(
                     any(value in s or (s in value and len(s) >= len(value) * 0.6) for s in spans)

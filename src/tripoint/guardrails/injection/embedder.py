@@ -73,6 +73,10 @@ class MiniLMEmbedder:
         self.max_tokens = max_tokens
         self.window = window  # tokens per piece of a long text: an attack is not diluted
 
+    def count(self, text: str) -> int:
+        """Tokens in `text` (no special tokens, no truncation)."""
+        return len(self._splitter.encode(text, add_special_tokens=False).ids)
+
     def windows(self, text: str) -> list[str]:
         offsets = self._splitter.encode(text, add_special_tokens=False).offsets
         size = min(self.window, self.max_tokens - 2)  # room for [CLS] and [SEP]
