@@ -219,3 +219,23 @@ def test_token_id_inputs_are_refused_when_guarded(sdk: openai.OpenAI, upstream: 
         sdk.embeddings.create(model="guarded", input=[[1, 2, 3]])
 
     assert upstream.calls == []
+
+
+def test_a_value_split_at_every_sse_boundary_never_reaches_the_client(
+    sdk: openai.OpenAI, upstream: FakeOpenAI
+) -> None:
+    answer = f"Write to {EMAIL} or use {KEY} today."
+    leaked: list[tuple[int, str]] = []
+
+    for at in range(1, len(answer)):
+        upstream.always(words=(answer[:at], answer[at:]))
+        seen = _call(sdk, "chat", "guarded", "how do I reach Jane?", stream=True)
+        visible = seen.replace("<EMAIL_1>", "").replace("<GITHUB_TOKEN_1>", "")
+        leaked += [
+            (at, value[i : i + 4])
+            for value in (EMAIL, KEY)
+            for i in range(len(value) - 3)
+            if value[i : i + 4] in visible
+        ]
+
+    assert leaked == []
