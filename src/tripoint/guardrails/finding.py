@@ -53,9 +53,3 @@ class Detector(Protocol):
     name: str
 
     def find(self, text: str) -> list[Finding]: ...
-
-
-class SpanDetector(Detector, Protocol):
-    """A detector whose findings are spans of at most `longest` characters (redactable)."""
-
-    longest: int
