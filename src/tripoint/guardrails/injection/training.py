@@ -189,7 +189,7 @@ def main(argv: Sequence[str] = ()) -> int:
         ],
     }
     target = Path(options.get("--out", Path(__file__).with_name(MODEL_FILE)))
-    target.write_text(json.dumps(model, indent=1) + "\n", encoding="utf-8")
+    target.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
     elapsed = time.perf_counter() - started
     sys.stdout.write(
         f"wrote {target} ({len(train)} train, {len(validation)} validation, {elapsed:.0f}s)\n"
