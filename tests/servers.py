@@ -37,9 +37,9 @@ class GatewayThread:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> GatewayThread:
+    def start(self, timeout: float = 15) -> GatewayThread:
         self._thread.start()
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + timeout
         while not self.server.started:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("gateway did not start")

@@ -5,6 +5,7 @@ TripointError                      500 server_error
     RequestTooLargeError           413 invalid_request_error
     ConflictError                  409 invalid_request_error (code conflict)
     UnprocessableError             422 invalid_request_error  a well-formed body asking too much
+    ContentBlockedError            400 invalid_request_error (code content_policy_violation)
   AuthenticationError              401 authentication_error
   PermissionDeniedError            403 permission_error
   NotFoundError                    404 not_found_error
@@ -63,6 +64,12 @@ class ConflictError(InvalidRequestError):
 
 class UnprocessableError(InvalidRequestError):
     status = 422
+
+
+class ContentBlockedError(InvalidRequestError):
+    """A guardrail blocked the request or the response; the message names the guardrail."""
+
+    code = "content_policy_violation"
 
 
 class AuthenticationError(TripointError):

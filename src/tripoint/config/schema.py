@@ -27,6 +27,7 @@ from pydantic import (
 
 from tripoint.config.facts import Pattern
 from tripoint.config.governance import GovernanceSettings
+from tripoint.config.guardrails import GuardrailSettings
 from tripoint.config.limits import LimitsSettings
 from tripoint.config.routing import (
     Admission,
@@ -455,6 +456,7 @@ class Settings(Strict):
     governance: GovernanceSettings = GovernanceSettings()
     storage: StorageSettings | None = None
     auth: AuthSettings | None = None
+    guardrails: GuardrailSettings = GuardrailSettings()
 
     @model_validator(mode="after")
     def _targets_name_backends(self) -> Settings:

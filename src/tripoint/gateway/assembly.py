@@ -41,6 +41,14 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
         stages["cache"] = ResponseCache(
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
+    if settings.guardrails.checks:
+        # the guardrails extra (Presidio, ONNX Runtime) is imported only when configured
+        from tripoint.guardrails.engine import GuardrailEngine  # noqa: PLC0415
+        from tripoint.guardrails.stage import GuardrailStage  # noqa: PLC0415
+
+        guardrails = GuardrailEngine(settings.guardrails)
+        components.append(guardrails)
+        stages["guardrails"] = GuardrailStage(guardrails, settings.guardrails)
     governance = settings.governance
     if governance.policies or governance.team_classes or governance.findings:
         stages["classify"] = Classify(governance, scanner=None)

@@ -99,6 +99,21 @@ class Decision:
     effect: str
 
 
+@dataclass(frozen=True, slots=True)
+class GuardrailEvent:
+    """One guardrail's verdict on one direction of a call: types and counts, never the text.
+
+    `outcome` is what happened (pass, redact, block, error); `would` is what a check in
+    shadow mode (`action: log`) would have done.
+    """
+
+    guardrail: str
+    direction: str  # input | output
+    outcome: str
+    findings: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    would: str | None = None
+
+
 @dataclass(slots=True)
 class Record:
     """The one usage/audit record of a call, filled in by the stages as the call flows.
@@ -163,6 +178,8 @@ class Record:
     @property
     def upstream_seconds(self) -> float:
         return sum(a.finished_at - a.started for a in self.upstream if a.finished_at is not None)
+
+    guardrails: list[GuardrailEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

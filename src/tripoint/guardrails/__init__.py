@@ -1,0 +1,1 @@
+"""Guardrails: PII, secrets, prompt injection and canaries, on requests and streamed answers."""

@@ -1,0 +1,1 @@
+"""Prompt-injection detection: cheap rules first, then a classifier on sentence embeddings."""
