@@ -44,14 +44,18 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     if settings.guardrails.checks:
         # the guardrails extra (Presidio, ONNX Runtime) is imported only when configured
         from tripoint.guardrails.engine import GuardrailEngine  # noqa: PLC0415
+        from tripoint.guardrails.scanner import GuardrailFindings  # noqa: PLC0415
         from tripoint.guardrails.stage import GuardrailStage  # noqa: PLC0415
 
         guardrails = GuardrailEngine(settings.guardrails)
         components.append(guardrails)
         stages["guardrails"] = GuardrailStage(guardrails, settings.guardrails)
+        scanner = GuardrailFindings(guardrails, list(settings.guardrails.checks))
+    else:
+        scanner = None
     governance = settings.governance
     if governance.policies or governance.team_classes or governance.findings:
-        stages["classify"] = Classify(governance, scanner=None)
+        stages["classify"] = Classify(governance, scanner=scanner if governance.findings else None)
         stages["govern"] = Govern(governance, routes_of(settings))
     identity, ledger = _identity(settings, components, stages)
     batches = _batch_runner(settings)

@@ -19,6 +19,7 @@ from tripoint.guardrails.output import OutputFilter, find_all
 from tripoint.guardrails.redaction import Vault
 from tripoint.guardrails.request_text import text_fields, with_texts
 from tripoint.pipeline.call import Call, GuardrailEvent
+from tripoint.pipeline.call import Verdict as RecordVerdict
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest
@@ -165,7 +166,7 @@ def _fail(call: Call, guardrails: Sequence[Guardrail], direction: str, exc: Base
     for guardrail in guardrails:
         event = GuardrailEvent(guardrail.name, direction, "error")
         if event not in call.record.guardrails:  # a stream may fail on several scans
-            call.record.guardrails.append(event)
+            _note(call, event)
     names = ", ".join(g.name for g in guardrails)
     log.warning(
         "guardrail failed",
@@ -185,9 +186,17 @@ def _record(call: Call, guardrail: Guardrail, direction: str, verdicts: Sequence
     outcomes = {v.outcome for v in verdicts}
     outcome = next((o for o in (Outcome.BLOCK, Outcome.REDACT) if o in outcomes), Outcome.PASS)
     would = guardrail.would if guardrail.action == "log" and found else None
-    call.record.guardrails.append(
-        GuardrailEvent(guardrail.name, direction, outcome.value, found, would)
-    )
+    _note(call, GuardrailEvent(guardrail.name, direction, outcome.value, found, would))
+
+
+_ACTIONS = {"pass": "allow", "redact": "redact", "block": "block", "error": "error"}
+
+
+def _note(call: Call, event: GuardrailEvent) -> None:
+    """The audit's event (finding types and counts) and the metrics' verdict, never text."""
+    call.record.guardrails.append(event)
+    action = "flag" if event.would else _ACTIONS.get(event.outcome, event.outcome)
+    call.record.verdicts.append(RecordVerdict(event.guardrail, action, event.direction))
 
 
 def _record_output(call: Call, guardrails: Sequence[Guardrail], flow: OutputFilter) -> None:
@@ -207,6 +216,4 @@ def _record_output(call: Call, guardrails: Sequence[Guardrail], flow: OutputFilt
         else:
             outcome = "pass"
         would = guardrail.would if guardrail.action == "log" and found else None
-        call.record.guardrails.append(
-            GuardrailEvent(guardrail.name, "output", outcome, found, would)
-        )
+        _note(call, GuardrailEvent(guardrail.name, "output", outcome, found, would))

@@ -78,6 +78,16 @@ def _detail(record: Record) -> dict[str, Any]:
             }
             for p in record.policies
         ],
+        "guardrails": [  # finding types and counts only, never the matched text
+            {
+                "guardrail": g.guardrail,
+                "direction": g.direction,
+                "outcome": g.outcome,
+                "findings": dict(g.findings),
+                "would": g.would,
+            }
+            for g in record.guardrails
+        ],
         "retries": record.retries,
         "fallbacks": record.fallbacks,
     }
