@@ -128,7 +128,9 @@ class FakeOpenAI:
                     headers=script.headers,
                 )
             if not body.get("stream"):
-                return web.json_response(shape(body, script, whole=True), dumps=_dumps)
+                return web.json_response(
+                    shape(body, script, whole=True), dumps=_dumps, headers=script.headers
+                )
             return await self._stream(request, body, script, shape)
 
         return handle

@@ -126,6 +126,8 @@ class Upstream:
                 headers=self._headers,
                 auto_decompress=True,
                 raise_for_status=False,
+                # never keep an upstream's cookies: one caller's would be sent for the next
+                cookie_jar=aiohttp.DummyCookieJar(),
                 skip_auto_headers=("User-Agent",),
             )
 

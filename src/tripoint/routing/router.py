@@ -73,6 +73,9 @@ class Router:
     ) -> None:
         self._attempt = attempt  # times each attempt on the Record (telemetry adds a span)
         self._providers = providers
+        # capabilities are fixed per provider: checked once here, not per call (runtime
+        # Protocol checks cost tens of microseconds each)
+        self._can = {name: capabilities(p) for name, p in providers.items()}
         self._quota = quota
         self._fleet = fleet
         self._policies = policies or {}
@@ -80,7 +83,8 @@ class Router:
         self._rng = rng or random.Random()  # noqa: S311 -- load spreading, not security
 
     async def __call__(self, call: Call) -> ChunkStream:
-        candidates = [t for t in call.targets if _supports(self._providers[t.backend.name], call)]
+        operation = call.operation
+        candidates = [t for t in call.targets if operation in self._can[t.backend.name]]
         if not candidates:
             raise InvalidRequestError(
                 f"model {call.model!r} does not support {call.operation.value}", param="model"
@@ -288,16 +292,15 @@ def _leave(state: TargetState) -> None:
     state.in_flight -= 1
 
 
-def _supports(provider: Provider, call: Call) -> bool:
-    match call.operation:
-        case Operation.CHAT:
-            return isinstance(provider, ChatProvider)
-        case Operation.COMPLETIONS:
-            return isinstance(provider, CompletionProvider)
-        case Operation.EMBEDDINGS:
-            return isinstance(provider, EmbeddingProvider)
-        case Operation.PREDICT:
-            return isinstance(provider, PredictionProvider)
+def capabilities(provider: Provider) -> frozenset[Operation]:
+    """The operations a provider implements."""
+    interfaces = {
+        Operation.CHAT: ChatProvider,
+        Operation.COMPLETIONS: CompletionProvider,
+        Operation.EMBEDDINGS: EmbeddingProvider,
+        Operation.PREDICT: PredictionProvider,
+    }
+    return frozenset(op for op, interface in interfaces.items() if isinstance(provider, interface))
 
 
 def _dispatch(provider: Provider, request: AnyRequest, target: Target) -> ChunkStream:
