@@ -122,4 +122,3 @@ def test_slow_first_byte_times_out(quick: httpx.Client, upstream: FakeOpenAI) ->
 
     assert response.status_code == 504
     assert time.monotonic() - started < 0.5 * 1.1 + 0.3
-
