@@ -64,8 +64,42 @@ models:
 """
 
 
+def limits_config(upstream_url: str, models: Sequence[str]) -> str:
+    """The bare data plane plus a caller's RPM, TPM and spend budget, in process memory (set
+    high enough never to refuse: what is measured is the cost of reserving and settling)."""
+    return (
+        bare_config(upstream_url, models)
+        + """limits:
+  defaults:
+    requests_per_minute: 100000000
+    tokens_per_minute: 100000000000
+    budget_usd_total: "1000000000"
+"""
+    )
+
+
+def routing_config(upstream_url: str, models: Sequence[str]) -> str:
+    """The bare data plane with the routing layer's choices on: least-outstanding strategy
+    over two targets, retries, breakers (the upstream never fails: the cost of the bookkeeping)."""
+    routes = "\n".join(
+        f"  {m}:\n    strategy: least_outstanding\n    retry: {{attempts: 2}}\n"
+        f"    targets: [{{backend: bench, model: {m}}}, {{backend: spare, model: {m}}}]\n"
+        f"    operations: [chat]"
+        for m in models
+    )
+    return f"""\
+backends:
+  bench: {{type: openai, base_url: {upstream_url}, pattern: self_hosted, max_connections: 512}}
+  spare: {{type: openai, base_url: {upstream_url}, pattern: self_hosted, max_connections: 512}}
+models:
+{routes}
+"""
+
+
 VARIANTS: tuple[Variant, ...] = (
-    Variant("tripoint", bare_config, "bare data plane: no auth, limits, guardrails or metrics"),
+    Variant("tripoint", bare_config, "data plane with metrics and the record stage (defaults)"),
+    Variant("limits", limits_config, "plus a caller's RPM, TPM and budget (memory store)"),
+    Variant("routing", routing_config, "plus least-outstanding over two targets, retries"),
 )
 
 
