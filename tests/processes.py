@@ -18,6 +18,8 @@ class GatewayProcess:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self._config = config
+        self.config_path = config
+        self.extra_env = dict(env or {})  # what a CLI reading the same config needs too
         self._env = {**os.environ, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.postgres import PostgresServer
 from tests.processes import GatewayProcess
 from tests.redis_server import RedisServer
 from tests.servers import GatewayThread
+from tripoint.cli import main
 from tripoint.config import parse_settings
 
 WORDS = tuple(f" w{i}" for i in range(10))  # 10 completion tokens = exactly $0.01 each
@@ -84,6 +88,15 @@ async def test_rate_limit_headers_and_refusal(upstream: FakeOpenAI) -> None:
     assert "requests_per_minute" in refused.json()["error"]["message"]
 
 
+def ledger_by_status(gateway: GatewayProcess) -> dict[int, tuple[int, Decimal]]:
+    """Calls and recorded cost per status, from the shared PostgreSQL ledger (the CLI)."""
+    arguments = ["usage", "--group-by", "status", "--config", str(gateway.config_path)]
+    result = CliRunner(env=gateway.extra_env).invoke(main, arguments)
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.output.strip().splitlines()[1:]]
+    return {int(r[0]): (int(r[1]), Decimal(r[4])) for r in rows}
+
+
 def spent_nano(redis_server: RedisServer) -> int:
     with redis_server.client() as client:
         return int(client.get("tp:caller:anonymous:budget:total:spent") or 0)
@@ -96,14 +109,21 @@ def held_leases(redis_server: RedisServer) -> int:
 
 @pytest.fixture
 def replicas(
-    upstream: FakeOpenAI, redis_url: str, redis_server: RedisServer, tmp_path: Path
+    upstream: FakeOpenAI,
+    redis_url: str,
+    redis_server: RedisServer,
+    postgres: PostgresServer,
+    tmp_path: Path,
 ) -> Iterator[list[GatewayProcess]]:
+    """Four gateway processes sharing Redis (limits) and PostgreSQL (the call ledger)."""
     upstream.always(words=WORDS)
     limits = """  store: {type: redis, url: env:TRIPOINT_TEST_REDIS, replicas: 4, timeout: 3}
-  defaults: {budget_usd_total: '1.00'}"""
+  defaults: {budget_usd_total: '1.00'}
+storage: {url: env:TRIPOINT_TEST_DSN}"""
     path = tmp_path / "tripoint.yaml"
     path.write_text(config(upstream.base_url, limits))
-    gateways = [GatewayProcess(path, {"TRIPOINT_TEST_REDIS": redis_url}).start() for _ in range(4)]
+    env = {"TRIPOINT_TEST_REDIS": redis_url, "TRIPOINT_TEST_DSN": postgres.create_database()}
+    gateways = [GatewayProcess(path, env).start() for _ in range(4)]
     for gateway in gateways:
         gateway.wait_ready()
     yield gateways
@@ -118,9 +138,15 @@ async def test_four_replicas_share_one_budget_exactly(
     responses = await fire([g.url for g in replicas], 200)
 
     ok = sum(r.status_code == 200 for r in responses)
+    for gateway in replicas:
+        gateway.stop()  # SIGTERM: each flushes its ledger records
+
     assert Counter(r.status_code for r in responses) == {200: 100, 429: 100}
-    assert spent_nano(redis_server) == ok * CENT_NANO  # recorded spend = upstream usage
+    assert spent_nano(redis_server) == ok * CENT_NANO  # the budget's counter
     assert held_leases(redis_server) == 0
+    ledger = await asyncio.to_thread(ledger_by_status, replicas[0])
+    assert ledger[200] == (100, Decimal("1.000000000"))  # recorded spend = upstream usage
+    assert ledger[429][0] == 100
 
 
 @pytest.mark.slow
