@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 
 from tripoint.config.limits import LimitsSettings, RedisStore
 from tripoint.limits.memory import MemoryLimitStore
+from tripoint.limits.meters import configured
 from tripoint.limits.outbound import OutboundQuota
 from tripoint.limits.prices import PriceTable, packaged_prices
 from tripoint.limits.redis_store import RedisLimitStore
@@ -47,17 +48,6 @@ def redis_client(config: RedisStore) -> aioredis.Redis:
         socket_connect_timeout=config.timeout,
     )
     return aioredis.Redis(connection_pool=pool)
-
-
-def configured(settings: LimitsSettings) -> bool:
-    specs = [
-        settings.defaults,
-        *settings.teams.values(),
-        *settings.keys.values(),
-        *settings.users.values(),
-        *settings.models.values(),
-    ]
-    return any(spec.model_dump(exclude_none=True) for spec in specs)
 
 
 def build_limits(

@@ -67,6 +67,17 @@ class Demand:
                 return self.cost_nano
 
 
+def configured(settings: LimitsSettings) -> bool:
+    specs = [
+        settings.defaults,
+        *settings.teams.values(),
+        *settings.keys.values(),
+        *settings.users.values(),
+        *settings.models.values(),
+    ]
+    return any(spec.model_dump(exclude_none=True) for spec in specs)
+
+
 def meters_for(
     settings: LimitsSettings, principal: Principal, model: str, now: datetime | None = None
 ) -> list[Meter]:
@@ -108,21 +119,40 @@ def meters_of(key: str, scope: str, spec: LimitSpec, now: datetime) -> list[Mete
                 f"{key}:concurrent", Kind.CONCURRENT, spec.max_concurrent, scope, "max_concurrent"
             )
         )
-    budgets = [
-        ("budget_usd_per_day", spec.budget_usd_per_day, now.strftime("%Y-%m-%d"), _next_day(now)),
-        (
-            "budget_usd_per_month",
-            spec.budget_usd_per_month,
-            now.strftime("%Y-%m"),
-            _next_month(now),
-        ),
-        ("budget_usd_total", spec.budget_usd_total, "total", None),
-    ]
-    for name, amount, period, ends in budgets:
-        if amount is not None:
-            meters.append(
-                Meter(f"{key}:budget:{period}", Kind.BUDGET, nano_usd(amount), scope, name, ends)
+    if spec.budget_usd_per_day is not None:
+        period = now.strftime("%Y-%m-%d")
+        meters.append(
+            Meter(
+                f"{key}:budget:{period}",
+                Kind.BUDGET,
+                nano_usd(spec.budget_usd_per_day),
+                scope,
+                "budget_usd_per_day",
+                _next_day(now),
             )
+        )
+    if spec.budget_usd_per_month is not None:
+        period = now.strftime("%Y-%m")
+        meters.append(
+            Meter(
+                f"{key}:budget:{period}",
+                Kind.BUDGET,
+                nano_usd(spec.budget_usd_per_month),
+                scope,
+                "budget_usd_per_month",
+                _next_month(now),
+            )
+        )
+    if spec.budget_usd_total is not None:
+        meters.append(
+            Meter(
+                f"{key}:budget:total",
+                Kind.BUDGET,
+                nano_usd(spec.budget_usd_total),
+                scope,
+                "budget_usd_total",
+            )
+        )
     return meters
 
 

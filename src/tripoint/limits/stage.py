@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from tripoint.config.limits import LimitsSettings
 from tripoint.errors import RateLimitError
-from tripoint.limits.meters import Demand, Kind, Meter, meters_for
+from tripoint.limits.meters import Demand, Kind, Meter, configured, meters_for
 from tripoint.limits.prices import PriceTable, nano_usd, usd
 from tripoint.limits.store import Admission, LimitStore
 from tripoint.limits.tokens import TokenCounter
@@ -43,12 +43,15 @@ class Limits:
         prices: PriceTable,
     ) -> None:
         self._settings = settings
+        self._metered = configured(settings)  # no limits at all: skip the per-call metering
         self._store = store
         self._counter = counter
         self._prices = prices
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
-        meters = tuple(meters_for(self._settings, call.principal, call.model))
+        meters = (
+            tuple(meters_for(self._settings, call.principal, call.model)) if self._metered else ()
+        )
         demand = self._worst_case(call) if meters else Demand(0, 0, 0)
         held = await self._reserve(call, meters, demand) if meters else None
         usage: Usage | None = None

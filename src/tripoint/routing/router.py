@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
+from typing import cast
 
 from tripoint.config.routing import RetryBudget, RetryPolicy, Strategy
 from tripoint.errors import (
@@ -304,14 +305,16 @@ def capabilities(provider: Provider) -> frozenset[Operation]:
 
 
 def _dispatch(provider: Provider, request: AnyRequest, target: Target) -> ChunkStream:
-    if isinstance(request, ChatRequest) and isinstance(provider, ChatProvider):
-        return provider.chat(request, target)
-    if isinstance(request, CompletionRequest) and isinstance(provider, CompletionProvider):
-        return provider.complete(request, target)
-    if isinstance(request, EmbeddingRequest) and isinstance(provider, EmbeddingProvider):
-        return _once(provider, request, target)
-    if isinstance(request, InferRequest) and isinstance(provider, PredictionProvider):
-        return _predict(provider, request, target)
+    """The provider's stream for this request. Targets were filtered by `capabilities`
+    already, so the (slow) runtime Protocol checks are not repeated per call."""
+    if isinstance(request, ChatRequest):
+        return cast(ChatProvider, provider).chat(request, target)
+    if isinstance(request, CompletionRequest):
+        return cast(CompletionProvider, provider).complete(request, target)
+    if isinstance(request, EmbeddingRequest):
+        return _once(cast(EmbeddingProvider, provider), request, target)
+    if isinstance(request, InferRequest):
+        return _predict(cast(PredictionProvider, provider), request, target)
     raise InvalidRequestError(f"backend {target.backend.name!r} cannot serve this request")
 
 
