@@ -11,7 +11,6 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount, Route
 
 from tripoint.api import batches, errors, files, health, inference, models, predict
-from tripoint.api.admin.app import admin_app
 from tripoint.api.metrics import metrics_routes
 from tripoint.api.request_id import RequestIdMiddleware
 from tripoint.api.shedding import LoopLagMonitor, SheddingMiddleware
@@ -63,6 +62,8 @@ def create_app(settings: Settings, gateway: Gateway | None = None) -> Starlette:
         gateway.components += (monitor,)
         middleware.append(Middleware(SheddingMiddleware, policy=shedding, monitor=monitor))
     if gateway.identity is not None:  # the admin API exists only where callers are known
+        from tripoint.api.admin.app import admin_app  # noqa: PLC0415 -- FastAPI only with auth
+
         routes.append(Mount("/admin", app=admin_app(gateway, gateway.identity)))
     app = Starlette(
         routes=routes,

@@ -7,8 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tripoint.api.guard import requires
-from tripoint.auth.roles import Role
-from tripoint.auth.stages import usable
+from tripoint.auth.roles import Role, usable
 from tripoint.errors import ModelNotFoundError
 from tripoint.gateway import Gateway
 from tripoint.pipeline.call import Principal

@@ -15,8 +15,7 @@ from starlette.responses import Response
 from tripoint.api.body import parse_request
 from tripoint.api.disconnect import unless_disconnected
 from tripoint.api.guard import requires
-from tripoint.auth.roles import Role
-from tripoint.auth.stages import usable
+from tripoint.auth.roles import Role, usable
 from tripoint.errors import ModelNotFoundError, UpstreamError
 from tripoint.gateway import Gateway
 from tripoint.gateway.gateway import Route

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tripoint.pipeline.call import Principal
 
 
 class Role(StrEnum):
@@ -20,3 +24,8 @@ class Role(StrEnum):
 
 
 _RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.TEAM_ADMIN: 3, Role.ADMIN: 4}
+
+
+def usable(principal: Principal, model: str) -> bool:
+    """What `GET /v1/models` lists: models this principal's role and allowlist let it call."""
+    return Role(principal.role).covers(Role.MEMBER) and principal.may_use(model)

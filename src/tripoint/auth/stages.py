@@ -7,7 +7,7 @@ from dataclasses import replace
 from tripoint.auth.authenticator import Authenticator
 from tripoint.auth.roles import Role
 from tripoint.errors import ModelNotFoundError, PermissionDeniedError
-from tripoint.pipeline.call import Call, Principal
+from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream, Next
 
 
@@ -34,11 +34,6 @@ class Authorize:
         check(call)
         async for chunk in call_next(call):
             yield chunk
-
-
-def usable(principal: Principal, model: str) -> bool:
-    """What `GET /v1/models` lists: models this principal's role and allowlist let it call."""
-    return Role(principal.role).covers(Role.MEMBER) and principal.may_use(model)
 
 
 def check(call: Call) -> None:

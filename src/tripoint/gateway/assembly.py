@@ -5,27 +5,26 @@ exist. Each control (identity, limits, guardrails, governance, telemetry) adds i
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace.export import SpanExporter
 
-from tripoint.auth.identity import Identity
-from tripoint.auth.stages import Authenticate, Authorize
-from tripoint.batch.disk import DiskFileStore
-from tripoint.batch.runner import BatchRunner
-from tripoint.batch.sqlite import SqliteBatchStore
 from tripoint.config.defaults import default_data_dir
 from tripoint.config.schema import Settings
 from tripoint.gateway.gateway import Gateway, routes_of
 from tripoint.governance.stages import Classify, Govern
-from tripoint.ledger.writer import CallLedger
 from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import Stage
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
-from tripoint.storage.database import Database
 from tripoint.telemetry.observer import Telemetry
+
+if TYPE_CHECKING:  # imported where used: an open gateway without storage never loads them
+    from tripoint.auth.identity import Identity
+    from tripoint.batch.runner import BatchRunner
+    from tripoint.ledger.writer import CallLedger
 
 log = logging.getLogger("tripoint")
 
@@ -96,6 +95,11 @@ def _identity(
     if settings.storage is None and settings.auth is None:
         log.warning("no `storage` section: the call ledger (usage, audit) is not kept")
         return None, None
+    from tripoint.auth.identity import Identity  # noqa: PLC0415
+    from tripoint.auth.stages import Authenticate, Authorize  # noqa: PLC0415
+    from tripoint.ledger.writer import CallLedger  # noqa: PLC0415
+    from tripoint.storage.database import Database  # noqa: PLC0415
+
     database = Database.from_settings(settings)
     components.append(database)
     ledger = CallLedger(database)
@@ -112,6 +116,10 @@ def _identity(
 def _batch_runner(settings: Settings) -> BatchRunner | None:
     if not settings.batch.enabled:
         return None
+    from tripoint.batch.disk import DiskFileStore  # noqa: PLC0415
+    from tripoint.batch.runner import BatchRunner  # noqa: PLC0415
+    from tripoint.batch.sqlite import SqliteBatchStore  # noqa: PLC0415
+
     data = settings.server.data_dir or default_data_dir()
     # The embedded stores; the SQL store (PostgreSQL for replicas) plugs in at this seam.
     return BatchRunner(

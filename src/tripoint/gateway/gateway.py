@@ -7,12 +7,11 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tripoint.auth.identity import Identity
 from tripoint.config.defaults import model_dir
 from tripoint.config.schema import Settings
 from tripoint.errors import ModelNotFoundError
-from tripoint.ledger.writer import CallLedger
 from tripoint.pipeline.attempt import timed_attempt
 from tripoint.pipeline.call import (
     ANONYMOUS,
@@ -32,6 +31,10 @@ from tripoint.providers.target import Target
 from tripoint.routing.fleet import Fleet
 from tripoint.routing.router import RoutePolicy, Router
 from tripoint.telemetry.observer import Telemetry
+
+if TYPE_CHECKING:  # only configured gateways load the SQL store and identity
+    from tripoint.auth.identity import Identity
+    from tripoint.ledger.writer import CallLedger
 
 # The pipeline of DESIGN.md, outermost first. Each slot is empty until its issue fills it;
 # an empty slot adds no layer (and no cost) to the call.

@@ -26,11 +26,8 @@ from tripoint.providers.anthropic.provider import AnthropicProvider
 from tripoint.providers.auth import HeaderAuth, UpstreamAuth, bearer
 from tripoint.providers.azure_openai.provider import AzureOpenAIProvider
 from tripoint.providers.base import Provider
-from tripoint.providers.bedrock.provider import BedrockProvider
-from tripoint.providers.bedrock.signing import AwsSigV4Auth
 from tripoint.providers.cohere.provider import CohereProvider
 from tripoint.providers.kserve.provider import KServeProvider
-from tripoint.providers.local.provider import LocalProvider, engine_for
 from tripoint.providers.mlflow.provider import MLflowProvider
 from tripoint.providers.oauth import ENTRA_TOKEN_URL, ClientCredentialsAuth
 from tripoint.providers.ollama.provider import OllamaProvider
@@ -39,8 +36,6 @@ from tripoint.providers.target import BackendFacts
 from tripoint.providers.tgi import template
 from tripoint.providers.tgi.provider import TGIProvider
 from tripoint.providers.upstream import Upstream
-from tripoint.providers.vertex.provider import VertexProvider
-from tripoint.providers.vertex.token import GoogleOAuth
 from tripoint.schema.json import JSONObject
 
 
@@ -48,6 +43,9 @@ def build_provider(name: str, backend: Backend, *, model_dir: Path | None = None
     """`model_dir`: where local models' relative paths point (server.data_dir/models)."""
     match backend:
         case LocalBackend():
+            # the engine (llama.cpp, ONNX Runtime) loads only where a local backend exists
+            from tripoint.providers.local.provider import LocalProvider, engine_for  # noqa: PLC0415
+
             folder = model_dir if model_dir is not None else default_model_dir(ServerSettings())
             return LocalProvider(name, engine_for(backend, folder))
         case TGIBackend() | OllamaBackend() | KServeBackend() | MLflowBackend():
@@ -115,8 +113,12 @@ def _provider_hosted(
             )
             return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
         case BedrockBackend():
+            from tripoint.providers.bedrock.provider import BedrockProvider  # noqa: PLC0415
+
             return BedrockProvider(_bedrock_upstream(name, backend), _guardrail(backend))
         case VertexBackend():
+            from tripoint.providers.vertex.provider import VertexProvider  # noqa: PLC0415
+
             return VertexProvider(
                 _vertex_upstream(name, backend), backend.project, backend.location
             )
@@ -163,6 +165,8 @@ def _azure_auth(name: str, backend: AzureOpenAIBackend) -> UpstreamAuth:
 
 
 def _bedrock_upstream(name: str, backend: BedrockBackend) -> Upstream:
+    from tripoint.providers.bedrock.signing import AwsSigV4Auth  # noqa: PLC0415 -- botocore
+
     auth = (
         bearer(backend.api_key)
         if backend.api_key is not None
@@ -190,6 +194,8 @@ def _guardrail(backend: BedrockBackend) -> JSONObject | None:
 
 
 def _vertex_upstream(name: str, backend: VertexBackend) -> Upstream:
+    from tripoint.providers.vertex.token import GoogleOAuth  # noqa: PLC0415 -- google-auth
+
     host = (
         "aiplatform.googleapis.com"
         if backend.location == "global"
