@@ -6,7 +6,7 @@ import orjson
 
 from tripoint.errors import InvalidRequestError
 from tripoint.schema.json import JSON, JSONObject
-from tripoint.schema.requests import Tool
+from tripoint.schema.requests import Message, Tool
 
 
 def tool_input(arguments: str, position: int) -> JSON:
@@ -30,3 +30,12 @@ def tool_parameters(tool: Tool) -> JSONObject:
     if isinstance(parameters, dict):
         return parameters
     return {"type": "object", "properties": {}}
+
+
+def text_only(message: Message, position: int) -> str:
+    """A message's text, for backends that take no images or other content parts."""
+    if isinstance(message.content, list) and any(p.type != "text" for p in message.content):
+        raise InvalidRequestError(
+            "this backend accepts text content parts only", param=f"messages.{position}.content"
+        )
+    return message.text()

@@ -19,7 +19,7 @@ from tripoint.errors import (
 )
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import tool_input, tool_parameters
+from tripoint.providers.toolspec import text_only, tool_input, tool_parameters
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -44,7 +44,7 @@ def to_wire(request: ChatRequest, guardrail: JSONObject | None = None) -> JSONOb
     turns: list[JSONObject] = []
     for position, message in enumerate(request.messages):
         if message.role in ("system", "developer"):
-            system.append({"text": _text(message, position)})
+            system.append({"text": text_only(message, position)})
             continue
         _append_turn(turns, _turn(message, position))
     body: JSONObject = {"messages": list[JSON](turns)}
@@ -66,7 +66,7 @@ def guardrail_config(guardrail: JSONObject, *, stream: bool) -> JSONObject:
 
 def _turn(message: Message, position: int) -> JSONObject:
     if message.role == "user":
-        return {"role": "user", "content": [{"text": _text(message, position)}]}
+        return {"role": "user", "content": [{"text": text_only(message, position)}]}
     if message.role == "tool":
         if not message.tool_call_id:
             raise InvalidRequestError(
@@ -74,12 +74,12 @@ def _turn(message: Message, position: int) -> JSONObject:
             )
         result: JSONObject = {
             "toolUseId": message.tool_call_id,
-            "content": [{"text": _text(message, position)}],
+            "content": [{"text": text_only(message, position)}],
         }
         return {"role": "user", "content": [{"toolResult": result}]}
     if message.role == "assistant":
         blocks: list[JSON] = []
-        if text := _text(message, position):
+        if text := text_only(message, position):
             blocks.append({"text": text})
         blocks.extend(
             {
@@ -106,14 +106,6 @@ def _append_turn(turns: list[JSONObject], turn: JSONObject) -> None:
             previous.extend(added)
             return
     turns.append(turn)
-
-
-def _text(message: Message, position: int) -> str:
-    if isinstance(message.content, list) and any(p.type != "text" for p in message.content):
-        raise InvalidRequestError(
-            "this backend accepts text content parts only", param=f"messages.{position}.content"
-        )
-    return message.text()
 
 
 def _inference_config(request: ChatRequest) -> JSONObject:

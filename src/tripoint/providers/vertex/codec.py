@@ -16,7 +16,7 @@ import orjson
 from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import tool_input, tool_parameters
+from tripoint.providers.toolspec import text_only, tool_input, tool_parameters
 from tripoint.schema.chunks import ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -44,7 +44,7 @@ def to_wire(request: ChatRequest) -> JSONObject:
     names: dict[str, str] = {}  # tool call id -> function name, for functionResponse
     for position, message in enumerate(request.messages):
         if message.role in ("system", "developer"):
-            system.append({"text": _text(message, position)})
+            system.append({"text": text_only(message, position)})
             continue
         for call in message.tool_calls or ():
             names[call.id] = call.function.name
@@ -63,10 +63,10 @@ def to_wire(request: ChatRequest) -> JSONObject:
 
 def _content(message: Message, position: int, names: Mapping[str, str]) -> JSONObject:
     if message.role == "user":
-        return {"role": "user", "parts": [{"text": _text(message, position)}]}
+        return {"role": "user", "parts": [{"text": text_only(message, position)}]}
     if message.role == "assistant":
         parts: list[JSON] = []
-        if text := _text(message, position):
+        if text := text_only(message, position):
             parts.append({"text": text})
         for call in message.tool_calls or ():
             part: JSONObject = {
@@ -114,14 +114,6 @@ def _append(contents: list[JSONObject], content: JSONObject) -> None:
             previous.extend(added)
             return
     contents.append(content)
-
-
-def _text(message: Message, position: int) -> str:
-    if isinstance(message.content, list) and any(p.type != "text" for p in message.content):
-        raise InvalidRequestError(
-            "this backend accepts text content parts only", param=f"messages.{position}.content"
-        )
-    return message.text()
 
 
 def _generation_config(request: ChatRequest) -> JSONObject:
