@@ -6,7 +6,7 @@ import orjson
 
 from tripoint.errors import InvalidRequestError
 from tripoint.schema.json import JSON, JSONObject
-from tripoint.schema.requests import Message, Tool
+from tripoint.schema.requests import ChatRequest, Message, Tool
 
 
 def tool_input(arguments: str, position: int) -> JSON:
@@ -39,3 +39,30 @@ def text_only(message: Message, position: int) -> str:
             "this backend accepts text content parts only", param=f"messages.{position}.content"
         )
     return message.text()
+
+
+def merge_turn(turns: list[JSONObject], turn: JSONObject, *, blocks: str) -> None:
+    """Append a turn, folding it into the previous one when the role repeats (APIs that
+    require alternating roles: consecutive tool results become one user turn)."""
+    if turns and turns[-1]["role"] == turn["role"]:
+        previous, added = turns[-1][blocks], turn[blocks]
+        if isinstance(previous, list) and isinstance(added, list):
+            previous.extend(added)
+            return
+    turns.append(turn)
+
+
+def sampling(request: ChatRequest, *, max_tokens_key: str) -> JSONObject:
+    """The sampling fields AWS and Google name alike (camelCase), but for the token cap."""
+    config: JSONObject = {}
+    if max_tokens := request.max_completion_tokens or request.max_tokens:
+        config[max_tokens_key] = max_tokens
+    if request.temperature is not None:
+        config["temperature"] = request.temperature
+    if request.top_p is not None:
+        config["topP"] = request.top_p
+    if request.stop:
+        config["stopSequences"] = list[JSON](
+            [request.stop] if isinstance(request.stop, str) else request.stop
+        )
+    return config

@@ -19,7 +19,7 @@ from tripoint.errors import (
 )
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import text_only, tool_input, tool_parameters
+from tripoint.providers.toolspec import merge_turn, sampling, text_only, tool_input, tool_parameters
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -46,7 +46,7 @@ def to_wire(request: ChatRequest, guardrail: JSONObject | None = None) -> JSONOb
         if message.role in ("system", "developer"):
             system.append({"text": text_only(message, position)})
             continue
-        _append_turn(turns, _turn(message, position))
+        merge_turn(turns, _turn(message, position), blocks="content")
     body: JSONObject = {"messages": list[JSON](turns)}
     if system:
         body["system"] = system
@@ -98,29 +98,8 @@ def _turn(message: Message, position: int) -> JSONObject:
     )
 
 
-def _append_turn(turns: list[JSONObject], turn: JSONObject) -> None:
-    if turns and turns[-1]["role"] == turn["role"]:
-        previous = turns[-1]["content"]
-        added = turn["content"]
-        if isinstance(previous, list) and isinstance(added, list):
-            previous.extend(added)
-            return
-    turns.append(turn)
-
-
 def _inference_config(request: ChatRequest) -> JSONObject:
-    config: JSONObject = {}
-    if max_tokens := request.max_completion_tokens or request.max_tokens:
-        config["maxTokens"] = max_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = list[JSON](
-            [request.stop] if isinstance(request.stop, str) else request.stop
-        )
-    return config
+    return sampling(request, max_tokens_key="maxTokens")
 
 
 def _tool_config(tools: list[Tool], choice: str | dict[str, object] | None) -> JSONObject:

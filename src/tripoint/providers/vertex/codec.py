@@ -16,7 +16,7 @@ import orjson
 from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import text_only, tool_input, tool_parameters
+from tripoint.providers.toolspec import merge_turn, sampling, text_only, tool_input, tool_parameters
 from tripoint.schema.chunks import ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -48,7 +48,7 @@ def to_wire(request: ChatRequest) -> JSONObject:
             continue
         for call in message.tool_calls or ():
             names[call.id] = call.function.name
-        _append(contents, _content(message, position, names))
+        merge_turn(contents, _content(message, position, names), blocks="parts")
     body: JSONObject = {"contents": list[JSON](contents)}
     if system:
         body["systemInstruction"] = {"parts": system}
@@ -107,27 +107,8 @@ def _response(message: Message) -> JSONObject:
     return parsed if isinstance(parsed, dict) else {"content": text}
 
 
-def _append(contents: list[JSONObject], content: JSONObject) -> None:
-    if contents and contents[-1]["role"] == content["role"]:
-        previous, added = contents[-1]["parts"], content["parts"]
-        if isinstance(previous, list) and isinstance(added, list):
-            previous.extend(added)
-            return
-    contents.append(content)
-
-
 def _generation_config(request: ChatRequest) -> JSONObject:
-    config: JSONObject = {}
-    if max_tokens := request.max_completion_tokens or request.max_tokens:
-        config["maxOutputTokens"] = max_tokens
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.top_p is not None:
-        config["topP"] = request.top_p
-    if request.stop:
-        config["stopSequences"] = list[JSON](
-            [request.stop] if isinstance(request.stop, str) else request.stop
-        )
+    config = sampling(request, max_tokens_key="maxOutputTokens")
     if request.n != 1:
         config["candidateCount"] = request.n
     if request.seed is not None:
