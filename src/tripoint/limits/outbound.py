@@ -17,7 +17,6 @@ from tripoint.pipeline.call import Call
 from tripoint.pipeline.quota import QuotaTicket
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import Usage
-from tripoint.schema.requests import ChatRequest, CompletionRequest
 
 MAX_WAIT = 2.0  # seconds a call waits for its backend's quota before trying another target
 
@@ -78,9 +77,7 @@ class OutboundQuota:
         await self._store.settle(ticket.meters, ticket.amounts, actual, ticket.lease, ticket.bucket)
 
     def _demand(self, call: Call) -> Demand:
-        prompt = self._counter.prompt_tokens(call.request)
-        output = 0
-        if isinstance(call.request, ChatRequest | CompletionRequest):
-            cap = call.request.max_tokens or self._settings.default_max_output_tokens
-            output = cap * call.request.n
+        prompt, output = self._counter.worst_case(
+            call.request, self._settings.default_max_output_tokens
+        )
         return Demand(prompt, output, 0)

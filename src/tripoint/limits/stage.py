@@ -18,7 +18,6 @@ from tripoint.limits.tokens import TokenCounter
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.chunks import Usage
-from tripoint.schema.requests import ChatRequest, CompletionRequest
 
 _HEADER_KINDS = {Kind.REQUESTS: "requests", Kind.TOKENS: "tokens"}
 
@@ -82,12 +81,9 @@ class Limits:
         await self._store.settle(held.meters, held.amounts, used, lease, held.bucket)
 
     def _worst_case(self, call: Call) -> Demand:
-        prompt = self._counter.prompt_tokens(call.request)
-        output = 0
-        if isinstance(call.request, ChatRequest | CompletionRequest):
-            request = call.request
-            cap = getattr(request, "max_completion_tokens", None) or request.max_tokens
-            output = (cap or self._settings.default_max_output_tokens) * request.n
+        prompt, output = self._counter.worst_case(
+            call.request, self._settings.default_max_output_tokens
+        )
         worst = max(
             (self._prices.price(t).cost(Usage(prompt, output)) for t in call.targets),
             default=Decimal(0),

@@ -60,6 +60,18 @@ class TokenCounter:
             return self._prompt(request.prompt)
         return self._prompt(request.input)
 
+    def worst_case(
+        self,
+        request: ChatRequest | CompletionRequest | EmbeddingRequest | InferRequest,
+        default_max_output: int,
+    ) -> tuple[int, int]:
+        """(prompt tokens, the most output tokens the request may produce)."""
+        output = 0
+        if isinstance(request, ChatRequest | CompletionRequest):
+            cap = getattr(request, "max_completion_tokens", None) or request.max_tokens
+            output = (cap or default_max_output) * request.n
+        return self.prompt_tokens(request), output
+
     def _prompt(self, prompt: Prompt) -> int:
         if isinstance(prompt, str):
             return self.count_text(prompt)
