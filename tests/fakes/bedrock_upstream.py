@@ -49,27 +49,28 @@ class FakeBedrock(LoopbackServer):
         if reply.body is not None:  # scripted raw bytes (garbage) replace any recorded answer
             return await self.send(request, reply, b"", "application/json")
         if reply.status >= 400:
-            error = fixture_json("bedrock", f"error_{reply.status}.json")
+            name = f"error_{reply.status}.json"
+            kind = fixture_json("bedrock", "error_types.json")[name]
             return await self.send(
                 request,
                 reply,
-                orjson.dumps(error["body"]),
+                fixture("bedrock", name),
                 "application/json",
                 {
-                    "x-amzn-ErrorType": f"{error['error_type']}:http://internal.amazon.com/coral/com.amazon.bedrock/"
+                    "x-amzn-ErrorType": f"{kind}:http://internal.amazon.com/coral/com.amazon.bedrock/"
                 },
             )
         if operation == "converse":
             return await self.send(
                 request,
                 reply,
-                fixture("bedrock", f"converse_{reply.scenario}.json"),
+                fixture("bedrock", f"{reply.scenario}.json"),
                 "application/json",
             )
         if operation == "converse-stream":
             if request.headers.get("Accept") != "application/vnd.amazon.eventstream":
                 return web.json_response({"message": "Accept must be the event stream"}, status=406)
-            events = fixture_json("bedrock", f"converse_stream_{reply.scenario}.json")
+            events = fixture_json("bedrock", f"{reply.scenario}.events.json")
             return await self.send(
                 request, reply, encode_events(events), "application/vnd.amazon.eventstream"
             )

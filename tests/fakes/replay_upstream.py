@@ -2,8 +2,10 @@
 
 Provider-agnostic: it answers any method and path with the next queued `Reply` (bytes as
 recorded from the provider's documented wire format), optionally dribbled in small pieces,
-stalled, delayed, cut mid-body or reset. It runs in its own thread and event loop, so tests
-drive it from a provider in the test's loop, from the gateway thread, or from sync code.
+stalled, delayed, cut mid-body or reset. A path given a standing reply (an OAuth token
+endpoint, say) is answered with it every time, outside the queue and the record. It runs
+in its own thread and event loop, so tests drive it from a provider in the test's loop, from
+the gateway thread, or from sync code.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ class Reply:
 @dataclass(frozen=True)
 class Seen:
     method: str
-    path: str  # with the query string
+    path: str  # with the query string, as sent (percent-escapes kept)
     headers: Mapping[str, str]  # lower-cased names
     body: bytes
 
@@ -42,6 +44,7 @@ class Seen:
 class ReplayServer:
     replies: list[Reply] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    standing: dict[str, Reply] = field(default_factory=dict)  # path -> its reply, every time
     port: int = 0
 
     def __post_init__(self) -> None:
@@ -58,9 +61,15 @@ class ReplayServer:
         self.replies.extend(replies)
         return self
 
+    def stand(self, path: str, reply: Reply) -> ReplayServer:
+        """Answer `path` with `reply` every time, until reset."""
+        self.standing[path] = reply
+        return self
+
     def reset(self) -> None:
         self.replies.clear()
         self.seen.clear()
+        self.standing.clear()
 
     @property
     def last(self) -> Seen:
@@ -100,11 +109,13 @@ class ReplayServer:
     # answering -----------------------------------------------------------------------------
     async def _answer(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        self.seen.append(Seen(request.method, request.path_qs, headers, body))
-        if not self.replies:
-            return web.Response(status=599, text="the test queued no reply for this request")
-        reply = self.replies.pop(0)
+        reply = self.standing.get(request.path)
+        if reply is None:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            self.seen.append(Seen(request.method, request.raw_path, headers, body))
+            if not self.replies:
+                return web.Response(status=599, text="the test queued no reply for this request")
+            reply = self.replies.pop(0)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         response = web.StreamResponse(status=reply.status, headers=dict(reply.headers))

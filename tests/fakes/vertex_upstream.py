@@ -142,9 +142,9 @@ class FakeVertex(LoopbackServer):
         if method == "predict":
             return await self._predict(request, reply)
         if method == "streamGenerateContent" and request.query.get("alt") == "sse":
-            name = f"stream_{reply.scenario}.sse"
+            name = f"{reply.scenario}.sse"
             return await self.send(request, reply, fixture("vertex", name), "text/event-stream")
-        name = f"generate_{reply.scenario}.json"
+        name = f"{reply.scenario}.json"
         return await self.send(request, reply, fixture("vertex", name), "application/json")
 
     async def _predict(self, request: web.Request, reply: Reply) -> web.StreamResponse:

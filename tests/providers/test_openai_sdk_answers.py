@@ -77,8 +77,10 @@ def gateway(upstreams: dict[str, ReplayServer]) -> Iterator[GatewayThread]:
 
 @pytest.fixture
 def client(gateway: GatewayThread, upstreams: dict[str, ReplayServer]) -> openai.OpenAI:
-    for server in upstreams.values():
-        server.reset()
+    for case in CASES:
+        upstreams[case.name].reset()
+        if case.prepare is not None:
+            case.prepare(upstreams[case.name])
     return openai.OpenAI(base_url=gateway.url + "/v1", api_key="unused", max_retries=0)
 
 

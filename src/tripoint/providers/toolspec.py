@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import secrets
+
 import orjson
 
 from tripoint.errors import InvalidRequestError
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
+
+
+def new_call_id() -> str:
+    """An id for a tool call the backend sent without one (Ollama, Gemini). OpenAI clients
+    send it back with the tool's result, so it must be unique across a conversation's turns,
+    not only within one answer: `call_<96 random bits>`."""
+    return f"call_{secrets.token_hex(12)}"
 
 
 def tool_input(arguments: str, position: int) -> JSON:

@@ -112,7 +112,7 @@ def test_rejects_what_converse_cannot_express(fields: dict[str, Any], param: str
 
 
 def test_reads_a_whole_tool_use_answer() -> None:
-    chunk = codec.chunk_from_wire(fixture_json("bedrock", "converse_tool_call.json"))
+    chunk = codec.chunk_from_wire(fixture_json("bedrock", "tool_call.json"))
 
     (choice,) = chunk.choices
     assert choice.text == "Let me check the weather."
@@ -136,14 +136,14 @@ def test_reads_a_whole_tool_use_answer() -> None:
     ],
 )
 def test_maps_stop_reason_to_finish_reason(stop: str, finish: str) -> None:
-    answer = fixture_json("bedrock", "converse_text.json")
+    answer = fixture_json("bedrock", "text.json")
     answer["stopReason"] = stop
 
     assert codec.chunk_from_wire(answer).choices[0].finish_reason == finish
 
 
 def test_keeps_reasoning_apart_from_the_answer() -> None:
-    answer = fixture_json("bedrock", "converse_text.json")
+    answer = fixture_json("bedrock", "text.json")
     answer["output"]["message"]["content"].insert(
         0,
         {"reasoningContent": {"reasoningText": {"text": "The user greets me.", "signature": "x"}}},
@@ -156,7 +156,7 @@ def test_keeps_reasoning_apart_from_the_answer() -> None:
 
 
 def test_stream_sends_the_role_with_the_first_content_not_before() -> None:
-    chunks = translate(fixture_json("bedrock", "converse_stream_text.json"))
+    chunks = translate(fixture_json("bedrock", "text.events.json"))
 
     assert chunks[0].choices[0].role == "assistant"
     assert chunks[0].choices[0].text == "Hello!"
@@ -164,7 +164,7 @@ def test_stream_sends_the_role_with_the_first_content_not_before() -> None:
 
 
 def test_stream_numbers_tool_calls_apart_from_content_blocks() -> None:
-    events = fixture_json("bedrock", "converse_stream_tool_call.json")
+    events = fixture_json("bedrock", "tool_call.events.json")
 
     choices, meta = gather(translate(events))
 
@@ -197,7 +197,7 @@ def test_stream_exception_events_become_errors(
 def test_stream_exception_before_content_yields_nothing_first() -> None:
     """The router may fall back only before the first chunk: a throttled stream has none."""
     translator = ConverseStreamTranslator("bedrock")
-    events = fixture_json("bedrock", "converse_stream_throttled.json")
+    events = fixture_json("bedrock", "stream_throttled.events.json")
     start, throttled = EventStreamDecoder().feed(encode_events(events))
 
     assert translator.feed(start) is None

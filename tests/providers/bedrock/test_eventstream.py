@@ -20,7 +20,7 @@ from tripoint.providers.bedrock.eventstream import (
     EventStreamError,
 )
 
-STREAM = encode_events(fixture_json("bedrock", "converse_stream_tool_call.json"))
+STREAM = encode_events(fixture_json("bedrock", "tool_call.events.json"))
 
 
 def decode(*pieces: bytes) -> list[EventMessage]:

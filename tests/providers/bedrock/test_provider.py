@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.bedrock_upstream import API_KEY, REGION, FakeBedrock
-from tests.providers.cloud.bedrock_case import MODEL, bedrock_backend
+from tests.providers.cloud.backends import BEDROCK_MODEL as MODEL
+from tests.providers.cloud.backends import bedrock_backend
 from tripoint.config.schema import BedrockBackend
 from tripoint.errors import InvalidRequestError, UpstreamError, UpstreamRateLimitError
 from tripoint.providers.bedrock.provider import BedrockProvider
@@ -50,7 +51,7 @@ STREAM = ChatRequest.model_validate(
 async def test_throttled_stream_fails_before_its_first_chunk(
     bedrock: BedrockProvider, fake_bedrock: FakeBedrock
 ) -> None:
-    fake_bedrock.then(scenario="throttled")
+    fake_bedrock.then(scenario="stream_throttled")
     stream = bedrock.chat(STREAM, target(fake_bedrock))
 
     with pytest.raises(UpstreamRateLimitError):
@@ -60,7 +61,7 @@ async def test_throttled_stream_fails_before_its_first_chunk(
 async def test_model_error_mid_stream_ends_it_with_an_error(
     bedrock: BedrockProvider, fake_bedrock: FakeBedrock
 ) -> None:
-    fake_bedrock.then(scenario="model_error")
+    fake_bedrock.then(scenario="stream_error")
     stream = bedrock.chat(STREAM, target(fake_bedrock))
 
     first = await anext(stream)

@@ -84,7 +84,7 @@ def test_request_bodies_pass_the_service_model_validator(name: str, operation: s
 
 @pytest.mark.parametrize("scenario", ["text", "tool_call"])
 def test_recorded_answers_parse_with_the_aws_sdk_parser(scenario: str) -> None:
-    answer = fixture_json("bedrock", f"converse_{scenario}.json")
+    answer = fixture_json("bedrock", f"{scenario}.json")
 
     parsed = parse("Converse", orjson.dumps(answer))
 
@@ -94,9 +94,9 @@ def test_recorded_answers_parse_with_the_aws_sdk_parser(scenario: str) -> None:
     assert parsed["usage"]["totalTokens"] == ours.usage.total_tokens  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("scenario", ["text", "tool_call", "model_error"])
+@pytest.mark.parametrize("scenario", ["text", "tool_call", "stream_error"])
 def test_recorded_streams_parse_with_the_aws_sdk_event_stream_parser(scenario: str) -> None:
-    events = fixture_json("bedrock", f"converse_stream_{scenario}.json")
+    events = fixture_json("bedrock", f"{scenario}.events.json")
 
     parsed = parse("ConverseStream", RawStream(encode_events(events)))
     seen: list[str] = []

@@ -14,7 +14,8 @@ from pydantic import SecretStr
 
 from tests.fakes.bedrock_upstream import FakeBedrock
 from tests.fakes.sigv4 import AwsKey, verify
-from tests.providers.cloud.bedrock_case import MODEL, bedrock_backend
+from tests.providers.cloud.backends import BEDROCK_MODEL as MODEL
+from tests.providers.cloud.backends import bedrock_backend
 from tripoint.errors import UpstreamError
 from tripoint.providers.bedrock.provider import BedrockProvider
 from tripoint.providers.bedrock.signing import AwsSigV4Auth

@@ -13,10 +13,12 @@ import pytest
 from tests.fakes.bedrock_upstream import FakeBedrock
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.fakes.vertex_upstream import FakeVertex
-from tests.providers.cloud.bedrock_case import MODEL as BEDROCK_MODEL
-from tests.providers.cloud.bedrock_case import bedrock_backend
-from tests.providers.cloud.vertex_case import MODEL as VERTEX_MODEL
-from tests.providers.cloud.vertex_case import vertex_backend
+from tests.providers.cloud.backends import (
+    BEDROCK_MODEL,
+    VERTEX_MODEL,
+    bedrock_backend,
+    vertex_backend,
+)
 from tests.servers import GatewayThread
 from tripoint.config.schema import Settings
 

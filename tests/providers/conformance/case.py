@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 import orjson
 
-from tests.fakes.replay_upstream import Reply, Seen
+from tests.fakes.replay_upstream import ReplayServer, Reply, Seen
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -51,6 +51,12 @@ class ProviderCase:
     frames: Callable[[bytes], list[bytes]] = sse_frames
     garbage_frame: bytes = b"data: {not json\n\n"
     check_request: Callable[[Seen], None] | None = None
+    # a stream fixture as stored -> the bytes on the wire (an AWS event stream is stored as
+    # readable JSON events and framed when replayed)
+    encode_stream: Callable[[bytes], bytes] | None = None
+    # standing answers the backend needs besides the API (an OAuth token endpoint), set on
+    # the replay server before each test
+    prepare: Callable[[ReplayServer], None] | None = None
     # response headers a recorded answer came with, by fixture file name (an AWS error's
     # x-amzn-errortype, say); the suite adds Retry-After to its 429 itself
     reply_headers: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -68,7 +74,14 @@ class ProviderCase:
         return call_id == self.expected.tool_call_id
 
     def fixture(self, name: str) -> bytes:
-        return (FIXTURES / self.name / name).read_bytes()
+        """A fixture file as the provider sends it on the wire."""
+        data = (FIXTURES / self.name / name).read_bytes()
+        if self.encode_stream is not None and self.is_stream(name):
+            return self.encode_stream(data)
+        return data
+
+    def is_stream(self, name: str) -> bool:
+        return name.endswith(f".{self.stream_suffix}")
 
     def stream_name(self, name: str) -> str:
         return f"{name}.{self.stream_suffix}"
@@ -79,9 +92,8 @@ class ProviderCase:
     def reply(self, name: str, *, status: int = 200, **options: Any) -> Reply:
         """A recorded answer as the provider sends it, with its content type and headers."""
         headers = {**self.reply_headers.get(name, {}), **options.pop("headers", {})}
-        is_stream = not name.endswith(".json")
         options.setdefault(
-            "content_type", self.stream_content_type if is_stream else "application/json"
+            "content_type", self.stream_content_type if self.is_stream(name) else "application/json"
         )
         return Reply(self.fixture(name), status=status, headers=headers, **options)
 

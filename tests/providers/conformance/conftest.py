@@ -27,17 +27,19 @@ def replay() -> Iterator[ReplayServer]:
     server.stop()
 
 
-@pytest.fixture
-def upstream(replay: ReplayServer) -> Iterator[ReplayServer]:
-    replay.reset()
-    yield replay
-    replay.reset()
-
-
 @pytest.fixture(params=[pytest.param(c, id=c.name, marks=c.marks) for c in all_cases()])
 def case(request: pytest.FixtureRequest) -> ProviderCase:
     chosen: ProviderCase = request.param
     return chosen
+
+
+@pytest.fixture
+def upstream(replay: ReplayServer, case: ProviderCase) -> Iterator[ReplayServer]:
+    replay.reset()
+    if case.prepare is not None:
+        case.prepare(replay)
+    yield replay
+    replay.reset()
 
 
 def backend_config(case: ProviderCase, url: str, monkeypatch: pytest.MonkeyPatch) -> Any:

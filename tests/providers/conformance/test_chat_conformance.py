@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -150,7 +151,7 @@ async def test_sends_tools_natively_and_answers_the_tool_call(
 # streams ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("piece", [None, 7], ids=["whole", "split-reads"])
+@pytest.mark.parametrize("piece", [None, 1, 7], ids=["whole", "byte-by-byte", "split-reads"])
 async def test_streams_text_then_usage(
     case: ProviderCase,
     provider: ChatProvider,
@@ -194,6 +195,32 @@ async def test_streams_tool_call_arguments_reassembled(
     assert json.loads(call["arguments"]) == case.expected.tool_arguments
     assert choices[0].finish_reason == "tool_calls"
     assert (numbers(meta) or (0, 0, 0))[2] > 0
+
+
+async def test_concurrent_calls_each_get_their_own_whole_answer(
+    case: ProviderCase, provider: ChatProvider, upstream: ReplayServer, target: Target
+) -> None:
+    questions = [f"question {i:02}" for i in range(24)]  # none a prefix of another
+    upstream.queue(*(stream_reply(case, piece=64) for _ in questions))
+    bodies = [
+        ChatRequest.model_validate(
+            {"model": "m", "messages": [{"role": "user", "content": q}], "stream": True}
+        )
+        for q in questions
+    ]
+
+    answers = await asyncio.gather(*(answer(provider, body, target) for body in bodies))
+
+    for chunks in answers:
+        choices, meta = gather(chunks)
+        assert "".join(choices[0].text) == case.expected.text
+        assert numbers(meta) == case.expected.stream_usage
+    assert len(upstream.seen) == len(questions)
+    for question in questions:  # each request went out once, whole, with its own question
+        assert sum(question.encode() in seen.body for seen in upstream.seen) == 1
+    if case.check_request is not None:
+        for seen in upstream.seen:
+            case.check_request(seen)  # signed each on its own (SigV4 covers the body)
 
 
 # upstream errors ----------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def test_rejects_a_tool_result_for_no_known_call() -> None:
 
 
 def test_reads_a_whole_function_call_answer() -> None:
-    chunk = response.chunk_from_wire(fixture_json("vertex", "generate_tool_call.json"))
+    chunk = response.chunk_from_wire(fixture_json("vertex", "tool_call.json"))
 
     (choice,) = chunk.choices
     assert choice.role == "assistant"
@@ -116,7 +116,7 @@ def test_reads_a_whole_function_call_answer() -> None:
     ],
 )
 def test_maps_finish_reason(reason: str, finish: str) -> None:
-    answer = fixture_json("vertex", "generate_text.json")
+    answer = fixture_json("vertex", "text.json")
     answer["candidates"][0]["finishReason"] = reason
 
     assert response.chunk_from_wire(answer).choices[0].finish_reason == finish
@@ -135,7 +135,7 @@ def test_a_blocked_prompt_is_a_content_filter_finish() -> None:
 
 
 def test_counts_thinking_tokens_as_completion_and_keeps_thoughts_apart() -> None:
-    answer = fixture_json("vertex", "generate_text.json")
+    answer = fixture_json("vertex", "text.json")
     answer["candidates"][0]["content"]["parts"].insert(0, {"text": "Greeting.", "thought": True})
     answer["usageMetadata"] = {
         "promptTokenCount": 12,
@@ -152,14 +152,14 @@ def test_counts_thinking_tokens_as_completion_and_keeps_thoughts_apart() -> None
 
 
 def test_stream_reports_usage_once_at_the_end() -> None:
-    chunks = translate(fixture("vertex", "stream_text.sse"))
+    chunks = translate(fixture("vertex", "text.sse"))
 
     assert [c.usage for c in chunks[:-1]] == [None] * (len(chunks) - 1)
     assert chunks[-1].usage == Usage(12, 9, 21)
 
 
 def test_stream_marks_the_finish_as_tool_calls_after_a_function_call() -> None:
-    choices, _ = gather(translate(fixture("vertex", "stream_tool_call.sse")))
+    choices, _ = gather(translate(fixture("vertex", "tool_call.sse")))
 
     assert choices[0].finish_reason == "tool_calls"
     assert list(choices[0].tool_calls) == [0]
@@ -171,7 +171,7 @@ def test_stream_error_event_is_an_upstream_error() -> None:
 
 
 def test_stream_without_a_finish_reason_was_cut_short() -> None:
-    sse = fixture("vertex", "stream_text.sse")
+    sse = fixture("vertex", "text.sse")
 
     with pytest.raises(UpstreamError, match="before the answer finished"):
         translate(sse[: sse.rfind(b"data:")])
@@ -192,7 +192,7 @@ def test_maps_google_errors(status: int, *, retryable: bool) -> None:
 
 
 def test_round_trips_the_thought_signature_of_a_function_call_in_its_id() -> None:
-    answer = fixture_json("vertex", "generate_tool_call.json")
+    answer = fixture_json("vertex", "tool_call.json")
     answer["candidates"][0]["content"]["parts"][1]["thoughtSignature"] = "CiQBcsjafQ+sig/A=="
     (call,) = response.chunk_from_wire(answer).choices[0].tool_calls
     assert call.id is not None

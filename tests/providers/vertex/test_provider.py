@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from tests.fakes.vertex_upstream import LOCATION, PROJECT, FakeVertex
-from tests.providers.cloud.vertex_case import MODEL, vertex_backend
+from tests.providers.cloud.backends import VERTEX_MODEL as MODEL
+from tests.providers.cloud.backends import vertex_backend
 from tripoint.errors import InvalidRequestError, UpstreamRateLimitError
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target

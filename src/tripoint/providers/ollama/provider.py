@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
-
 from tripoint.errors import UpstreamError
 from tripoint.providers.base import ChatStream
 from tripoint.providers.ollama import codec
 from tripoint.providers.target import Target
+from tripoint.providers.toolspec import new_call_id
 from tripoint.providers.upstream import Upstream
 from tripoint.schema.chunks import EmbeddingResult
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
-
-
-def _call_id() -> str:
-    return f"call_{secrets.token_hex(12)}"
 
 
 class OllamaProvider:
@@ -54,7 +49,7 @@ class OllamaProvider:
             )
 
     async def _exchange(self, path: str, body: JSONObject, *, stream: bool) -> ChatStream:
-        decoder = codec.ChatDecoder(_call_id)
+        decoder = codec.ChatDecoder(new_call_id)
         async with self._upstream.post(path, body) as response:
             if response.status >= 400:
                 raise codec.error_from_wire(

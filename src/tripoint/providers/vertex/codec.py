@@ -16,7 +16,14 @@ import orjson
 from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import merge_turn, sampling, text_only, tool_input, tool_parameters
+from tripoint.providers.toolspec import (
+    merge_turn,
+    new_call_id,
+    sampling,
+    text_only,
+    tool_input,
+    tool_parameters,
+)
 from tripoint.schema.chunks import ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -34,7 +41,7 @@ FINISH_REASONS = {
 _CHOICES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 # Gemini 2.5+ signs its function calls (`thoughtSignature`) and Gemini 3 refuses a follow-up
 # turn that does not return the signature. OpenAI clients echo tool call ids verbatim, so the
-# signature rides in the id: `call_0~ts~<signature>` (base64 never contains `~`).
+# signature rides in the id: `call_<hex>~ts~<signature>` (base64 never contains `~`).
 SIGNATURE_MARK = "~ts~"
 
 
@@ -175,7 +182,7 @@ def _call(call: JSONObject, index: int) -> ToolCallDelta:
     args = call.get("args")
     return ToolCallDelta(
         index=index,
-        id=opt_str(call.get("id"), "functionCall.id") or f"call_{index}",
+        id=opt_str(call.get("id"), "functionCall.id") or new_call_id(),
         name=opt_str(call.get("name"), "functionCall.name"),
         arguments=orjson.dumps(args if args is not None else {}).decode(),
         type="function",

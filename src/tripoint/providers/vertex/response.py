@@ -77,6 +77,10 @@ class GenerateContentStreamTranslator:
 
     def _choice(self, candidate: JSONObject, position: int) -> ChoiceDelta:
         delta = candidate_delta(candidate, position, self._calls.get(position, 0))
+        if delta.text == "":
+            # Gemini's last piece carries an empty text part beside finishReason; OpenAI's
+            # last chunk carries no content at all
+            delta = replace(delta, text=None)
         self._calls[delta.index] = self._calls.get(delta.index, 0) + len(delta.tool_calls)
         if delta.finish_reason is not None:
             self._finished.add(delta.index)
