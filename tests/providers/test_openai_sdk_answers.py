@@ -9,14 +9,17 @@ from typing import Any
 
 import openai
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from tests.fakes.replay_upstream import ReplayServer, Reply
 from tests.providers.conformance.case import ProviderCase
 from tests.providers.conformance.cases import all_cases
 from tests.providers.conformance.scenarios import WEATHER_TOOL
 from tests.servers import GatewayThread
-from tripoint.config.schema import Settings
+from tripoint.config.schema import Backend, Settings
+from tripoint.pipeline.call import Operation
+from tripoint.providers.registry import build_provider
+from tripoint.routing.router import capabilities
 
 CASES = all_cases()
 REFERENCE = next(c for c in CASES if c.name == "openai")  # the shape every other must match
@@ -276,3 +279,72 @@ def test_request_rejected_by_one_provider_is_not_retried_on_the_next(
         client.chat.completions.create(model="fallback", messages=HELLO)  # type: ignore[arg-type]
 
     assert upstreams["cohere"].seen == []
+
+
+def _chat_only(case: ProviderCase) -> bool:
+    """Whether the backend type has no text-completion API of its own."""
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in case.env.items():
+            env.setenv(name, value)
+        config = TypeAdapter(Backend).validate_python(case.backend("http://127.0.0.1:9"))
+    return Operation.COMPLETIONS not in capabilities(build_provider(case.name, config))
+
+
+CHAT_ONLY = [c for c in CASES if _chat_only(c)]
+
+
+@pytest.mark.parametrize("bridged", CHAT_ONLY, ids=[c.name for c in CHAT_ONLY])
+def test_text_completions_reach_a_chat_only_backend_through_its_chat_api(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer], bridged: ProviderCase
+) -> None:
+    upstreams[bridged.name].queue(bridged.reply("text.json"))
+
+    answer = client.completions.create(model=f"via-{bridged.name}", prompt="Hello!")
+
+    assert answer.object == "text_completion"
+    assert answer.choices[0].text == bridged.expected.text
+    assert answer.choices[0].finish_reason == "stop"
+    assert answer.usage is not None
+    assert answer.usage.total_tokens == bridged.expected.usage[2]
+    # the prompt went as the one user message, exactly as a chat "Hello!" goes
+    assert json.loads(upstreams[bridged.name].last.body) == bridged.request_fixture("plain")
+
+
+@pytest.mark.parametrize("bridged", CHAT_ONLY, ids=[c.name for c in CHAT_ONLY])
+def test_streamed_text_completions_from_a_chat_only_backend(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer], bridged: ProviderCase
+) -> None:
+    upstreams[bridged.name].queue(bridged.reply(bridged.stream_name("text")))
+
+    chunks = list(
+        client.completions.create(
+            model=f"via-{bridged.name}",
+            prompt=["Hello!"],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+
+    assert all(c.object == "text_completion" for c in chunks)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == bridged.expected.text
+    assert all(c.choices[0].text or c.choices[0].finish_reason for c in chunks if c.choices)
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.total_tokens == bridged.expected.stream_usage[2]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"prompt": [1, 2, 3]}, {"prompt": ["one", "two"]}, {"prompt": "Hi", "echo": True}],
+    ids=["token-ids", "two-prompts", "echo"],
+)
+def test_what_chat_cannot_express_is_refused_before_anything_is_sent(
+    client: openai.OpenAI, upstreams: dict[str, ReplayServer], options: dict[str, Any]
+) -> None:
+    bridged = CHAT_ONLY[0]
+
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.completions.create(model=f"via-{bridged.name}", **options)
+
+    assert "chat API" in caught.value.message
+    assert upstreams[bridged.name].seen == []

@@ -40,6 +40,7 @@ from tripoint.providers.base import (
     PredictionProvider,
     Provider,
 )
+from tripoint.providers.completion_bridge import complete_via_chat
 from tripoint.providers.target import Target
 from tripoint.routing import strategy
 from tripoint.routing.admission import SaturatedError
@@ -76,7 +77,17 @@ class Router:
         self._providers = providers
         # capabilities are fixed per provider: checked once here, not per call (runtime
         # Protocol checks cost tens of microseconds each)
-        self._can = {name: capabilities(p) for name, p in providers.items()}
+        native = {name: capabilities(p) for name, p in providers.items()}
+        # chat-only backends serve text completions through chat (completion_bridge.py)
+        self._bridged = frozenset(
+            name
+            for name, can in native.items()
+            if Operation.CHAT in can and Operation.COMPLETIONS not in can
+        )
+        self._can = {
+            name: can | {Operation.COMPLETIONS} if name in self._bridged else can
+            for name, can in native.items()
+        }
         self._quota = quota
         self._fleet = fleet
         self._policies = policies or {}
@@ -146,7 +157,9 @@ class Router:
         state.in_flight += 1
         stack.callback(_leave, state)
         provider = self._providers[target.backend.name]
-        stream = self._attempt(call, target, _dispatch(provider, call.request, target))
+        bridged = target.backend.name in self._bridged
+        dispatched = _dispatch(provider, call.request, target, bridged=bridged)
+        stream = self._attempt(call, target, dispatched)
         stack.push_async_callback(stream.aclose)
         if retry:
             self._fleet.active_retries += 1
@@ -294,7 +307,7 @@ def _leave(state: TargetState) -> None:
 
 
 def capabilities(provider: Provider) -> frozenset[Operation]:
-    """The operations a provider implements."""
+    """The operations a provider implements itself."""
     interfaces = {
         Operation.CHAT: ChatProvider,
         Operation.COMPLETIONS: CompletionProvider,
@@ -304,12 +317,16 @@ def capabilities(provider: Provider) -> frozenset[Operation]:
     return frozenset(op for op, interface in interfaces.items() if isinstance(provider, interface))
 
 
-def _dispatch(provider: Provider, request: AnyRequest, target: Target) -> ChunkStream:
+def _dispatch(
+    provider: Provider, request: AnyRequest, target: Target, *, bridged: bool
+) -> ChunkStream:
     """The provider's stream for this request. Targets were filtered by `capabilities`
     already, so the (slow) runtime Protocol checks are not repeated per call."""
     if isinstance(request, ChatRequest):
         return cast(ChatProvider, provider).chat(request, target)
     if isinstance(request, CompletionRequest):
+        if bridged:
+            return complete_via_chat(cast(ChatProvider, provider), request, target)
         return cast(CompletionProvider, provider).complete(request, target)
     if isinstance(request, EmbeddingRequest):
         return _once(cast(EmbeddingProvider, provider), request, target)

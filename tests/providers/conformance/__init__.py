@@ -2,8 +2,9 @@
 
 What it checks, for every case (`test_chat_conformance.py`): plain text, multi-turn history,
 system prompt, tools translated to the native format and a tool call answered, tool results
-in history, streamed text (also when frames are split across reads), streamed tool-call
-argument deltas reassembled, usage present, upstream 400/401/429 (Retry-After)/500 and
+in history, streamed text (also when frames are split across reads, down to single bytes),
+concurrent calls each with its own whole answer, streamed tool-call argument deltas
+reassembled, usage present, upstream 400/401/429 (Retry-After)/500 and
 timeouts mapped to the right Tripoint error, a truncated or stalled stream surfaced as an
 error, and garbage (invalid JSON, an HTML error page, the wrong content type, JSON of the
 wrong shape, a stream cut mid-frame, a corrupt frame) giving a clean `UpstreamError`.
@@ -47,6 +48,9 @@ How to plug a new chat backend type in (nothing else to edit; cases are discover
    (the suite then checks that tools are refused with a 400 and nothing is sent); one that
    sends tool calls whole and without ids sets `tool_arguments_in_pieces=False` and
    `tool_call_ids="generated"`. Checks the generic ones cannot express (a SigV4 signature
-   verified with botocore) go in `check_request`.
+   verified with botocore) go in `check_request`. Stream fixtures stored in a readable form
+   (Bedrock's events as JSON) set `encode_stream` to make the wire bytes; a backend that
+   needs another endpoint answered (Vertex's OAuth token endpoint) sets `prepare`, which gives
+   the replay server a standing reply.
 3. Run `pytest tests/providers -k <name>`.
 """
