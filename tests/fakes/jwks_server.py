@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from typing import Any
 
@@ -12,6 +10,10 @@ import jwt
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from tests.fakes.app_thread import AppThread
+
+PATH = "/.well-known/jwks.json"
 
 
 class SigningKey:
@@ -29,32 +31,17 @@ class SigningKey:
         )
 
 
-class JwksServer:
+class JwksServer(AppThread):
+    name = "jwks"
+
     def __init__(self, *keys: SigningKey) -> None:
         self.keys = list(keys)
         self.fetches = 0
         self.failing = False
-        self.port = 0
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="jwks", daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/.well-known/jwks.json"
-
-    def start(self) -> JwksServer:
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("JWKS server did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        return f"http://127.0.0.1:{self.port}{PATH}"
 
     async def _jwks(self, request: web.Request) -> web.Response:
         self.fetches += 1
@@ -62,17 +49,8 @@ class JwksServer:
             return web.Response(status=503)
         return web.json_response({"keys": [k.jwk() for k in self.keys]})
 
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_get("/.well-known/jwks.json", self._jwks)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._ready.set()
-        self._loop.run_forever()
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get(PATH, self._jwks)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:

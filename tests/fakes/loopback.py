@@ -5,13 +5,14 @@ cut or stalled at a byte offset, a body written in small pieces)."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.fakes.app_thread import AppThread
 
 FIXTURES = Path(__file__).parent.parent / "providers" / "fixtures"
 
@@ -37,17 +38,12 @@ class Seen:
     headers: dict[str, str]
 
 
-class LoopbackServer:
+class LoopbackServer(AppThread):
     name = "fake"
 
     def __init__(self) -> None:
         self.calls: list[Seen] = []
         self.replies: list[Reply] = []
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
         self._release: asyncio.Event | None = None  # set: stalled replies end
 
     # scripting ---------------------------------------------------------------------------
@@ -65,43 +61,9 @@ class LoopbackServer:
             release = self._release
             self._loop.call_soon_threadsafe(release.set)
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
-
-    # lifecycle ---------------------------------------------------------------------------
-    def start(self) -> LoopbackServer:
-        self._thread = threading.Thread(target=self._serve, name=self.name, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError(f"{self.name} did not start")
-        return self
-
     def stop(self) -> None:
         self._release_stalls()
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread:
-            self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        self.routes(app)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
+        super().stop()
 
     # answering ---------------------------------------------------------------------------
     async def record(self, request: web.Request) -> tuple[bytes, Reply]:

@@ -19,6 +19,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes.app_thread import AppThread
+
 
 @dataclass
 class Script:
@@ -44,17 +46,14 @@ class Seen:
     headers: dict[str, str]
 
 
-class FakeOpenAI:
+class FakeOpenAI(AppThread):
+    name = "fake-openai"
+
     def __init__(self) -> None:
         self.calls: list[Seen] = []
         self.scripts: list[Script] = []
         self.default = Script()
         self.cancelled = threading.Event()  # set when a client went away mid-answer
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
 
     # scripting -----------------------------------------------------------------------------
     def then(self, **fields: Any) -> FakeOpenAI:
@@ -76,37 +75,10 @@ class FakeOpenAI:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> FakeOpenAI:
-        self._thread = threading.Thread(target=self._serve, name="fake-openai", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread:
-            self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._handler(_chat))
         app.router.add_post("/v1/completions", self._handler(_completion))
         app.router.add_post("/v1/embeddings", self._embeddings)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
 
     # answering -----------------------------------------------------------------------------
     async def _record(self, request: web.Request) -> tuple[dict[str, Any], Script]:

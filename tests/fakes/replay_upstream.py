@@ -11,11 +11,12 @@ the gateway thread, or from sync code.
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from tests.fakes.app_thread import AppThread
 
 
 @dataclass(frozen=True)
@@ -41,21 +42,12 @@ class Seen:
 
 
 @dataclass
-class ReplayServer:
+class ReplayServer(AppThread):
     replies: list[Reply] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
     standing: dict[str, Reply] = field(default_factory=dict)  # path -> its reply, every time
     port: int = 0
-
-    def __post_init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    name = "replay-upstream"
 
     def queue(self, *replies: Reply) -> ReplayServer:
         self.replies.extend(replies)
@@ -76,35 +68,8 @@ class ReplayServer:
         assert self.seen, "the upstream received no request"
         return self.seen[-1]
 
-    # lifecycle -----------------------------------------------------------------------------
-    def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._serve, name="replay-upstream", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("replay upstream did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread:
-            self._thread.join(10)
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/{tail:.*}", self._answer)
-        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
-        self._ready.set()
-        self._loop.run_forever()
 
     # answering -----------------------------------------------------------------------------
     async def _answer(self, request: web.Request) -> web.StreamResponse:

@@ -11,7 +11,7 @@ import openai
 import orjson
 import pytest
 
-from tests.fakes.recorded_upstream import Answer, RecordedUpstream
+from tests.fakes.replay_upstream import ReplayServer, Reply
 from tests.servers import GatewayThread
 from tripoint.config import parse_settings
 
@@ -25,20 +25,19 @@ def fixture(name: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def upstreams() -> Iterator[tuple[RecordedUpstream, RecordedUpstream]]:
-    tgi = RecordedUpstream().start()
-    ollama = RecordedUpstream().start()
+def upstreams() -> Iterator[tuple[ReplayServer, ReplayServer]]:
+    tgi = ReplayServer().start()
+    ollama = ReplayServer().start()
     yield tgi, ollama
     tgi.stop()
     ollama.stop()
 
 
 @pytest.fixture
-def client(upstreams: tuple[RecordedUpstream, RecordedUpstream]) -> Iterator[openai.OpenAI]:
+def client(upstreams: tuple[ReplayServer, ReplayServer]) -> Iterator[openai.OpenAI]:
     tgi, ollama = upstreams
     for upstream in upstreams:
-        upstream.answers.clear()
-        upstream.received.clear()
+        upstream.reset()
     settings = parse_settings(f"""
 backends:
   tgi-box: {{type: tgi, base_url: "{tgi.url}", chat_template: llama3}}
@@ -53,10 +52,10 @@ models:
 
 
 def test_tgi_answers_openai_shaped(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     tgi, _ = upstreams
-    tgi.answers["/generate"] = Answer(fixture("tgi/text.json"))
+    tgi.queue(Reply(fixture("tgi/text.json")))
 
     answer = client.chat.completions.create(model="tgi-chat", messages=HELLO)  # type: ignore[arg-type]
 
@@ -66,15 +65,16 @@ def test_tgi_answers_openai_shaped(
     assert answer.choices[0].finish_reason == "stop"
     assert answer.usage is not None
     assert (answer.usage.prompt_tokens, answer.usage.completion_tokens) == (11, 10)
-    sent = orjson.loads(tgi.received[-1][1])
+    sent = orjson.loads(tgi.last.body)
     assert sent["inputs"].startswith("<|begin_of_text|><|start_header_id|>user")
+    assert tgi.last.path == "/generate"
 
 
 def test_tgi_streams_with_usage_when_asked(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     tgi, _ = upstreams
-    tgi.answers["/generate_stream"] = Answer(fixture("tgi/text.sse"), "text/event-stream")
+    tgi.queue(Reply(fixture("tgi/text.sse"), content_type="text/event-stream"))
 
     chunks = list(
         client.chat.completions.create(
@@ -88,29 +88,31 @@ def test_tgi_streams_with_usage_when_asked(
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
     assert chunks[-1].usage is not None
     assert chunks[-1].usage.total_tokens == 21
+    assert tgi.last.path == "/generate_stream"
 
 
 def test_ollama_streams_openai_shaped(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     _, ollama = upstreams
-    ollama.answers["/api/chat"] = Answer(fixture("ollama/text.ndjson"), "application/x-ndjson")
+    ollama.queue(Reply(fixture("ollama/text.ndjson"), content_type="application/x-ndjson"))
 
     chunks = list(client.chat.completions.create(model="ollama-chat", messages=HELLO, stream=True))  # type: ignore[arg-type]
 
     assert chunks[0].choices[0].delta.role == "assistant"
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == TEXT
     assert all(c.usage is None for c in chunks), "usage only when the client asks"
-    sent = orjson.loads(ollama.received[-1][1])
+    sent = orjson.loads(ollama.last.body)
     assert sent["model"] == "llama3.2"
     assert sent["keep_alive"] == "10m"
+    assert ollama.last.path == "/api/chat"
 
 
 def test_ollama_tool_call_reaches_the_sdk_as_an_openai_tool_call(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     _, ollama = upstreams
-    ollama.answers["/api/chat"] = Answer(fixture("ollama/tool_call.json"))
+    ollama.queue(Reply(fixture("ollama/tool_call.json")))
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
 
     answer = client.chat.completions.create(model="ollama-chat", messages=HELLO, tools=[tool])  # type: ignore[arg-type, list-item]
@@ -120,26 +122,28 @@ def test_ollama_tool_call_reaches_the_sdk_as_an_openai_tool_call(
     assert call.function.name == "get_weather"  # type: ignore[union-attr]
     assert json.loads(call.function.arguments) == {"city": "Paris", "unit": "celsius"}  # type: ignore[union-attr]
     assert answer.choices[0].finish_reason == "tool_calls"
+    assert ollama.last.path == "/api/chat"
 
 
 def test_ollama_embeddings(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     _, ollama = upstreams
-    ollama.answers["/api/embed"] = Answer(fixture("ollama/embed.json"))
+    ollama.queue(Reply(fixture("ollama/embed.json")))
 
     answer = client.embeddings.create(model="ollama-chat", input=["a", "b"])
 
     assert [len(d.embedding) for d in answer.data] == [4, 4]
     assert answer.usage.prompt_tokens == 8
+    assert ollama.last.path == "/api/embed"
 
 
 def test_a_cut_ollama_stream_ends_in_an_error_not_a_clean_finish(
-    client: openai.OpenAI, upstreams: tuple[RecordedUpstream, RecordedUpstream]
+    client: openai.OpenAI, upstreams: tuple[ReplayServer, ReplayServer]
 ) -> None:
     _, ollama = upstreams
     cut = b"".join(fixture("ollama/text.ndjson").splitlines(keepends=True)[:-1])
-    ollama.answers["/api/chat"] = Answer(cut, "application/x-ndjson")
+    ollama.queue(Reply(cut, content_type="application/x-ndjson"))
 
     stream = client.chat.completions.create(model="ollama-chat", messages=HELLO, stream=True)  # type: ignore[arg-type]
 
