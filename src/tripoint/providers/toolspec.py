@@ -8,7 +8,17 @@ import orjson
 
 from tripoint.errors import InvalidRequestError
 from tripoint.schema.json import JSON, JSONObject
-from tripoint.schema.requests import ChatRequest, Message, Tool
+from tripoint.schema.requests import ChatRequest, Message, Sampling, Tool
+
+
+def refuse_unsupported(request: Sampling, backend: str, *fields: str) -> None:
+    """A field the backend type cannot honour is a 400 naming it, never silently dropped
+    (`response_format: text` and false/zero values ask for nothing and pass)."""
+    for name in fields:
+        value = getattr(request, name, None)
+        if value in (None, False) or getattr(value, "type", None) == "text":
+            continue
+        raise InvalidRequestError(f"the {backend} backend type does not support {name}", param=name)
 
 
 def new_call_id() -> str:

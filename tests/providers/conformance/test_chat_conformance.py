@@ -223,6 +223,35 @@ async def test_concurrent_calls_each_get_their_own_whole_answer(
             case.check_request(seen)  # signed each on its own (SigV4 covers the body)
 
 
+FIELDS_TO_HONOUR = {
+    "logprobs": ({"logprobs": True, "top_logprobs": 2}, b"logprobs"),
+    "json-mode": ({"response_format": {"type": "json_object"}}, b"json"),
+}
+
+
+@pytest.mark.parametrize("field", list(FIELDS_TO_HONOUR))
+async def test_a_field_is_sent_on_or_refused_never_silently_dropped(
+    case: ProviderCase,
+    provider: ChatProvider,
+    upstream: ReplayServer,
+    target: Target,
+    field: str,
+) -> None:
+    fields, sign_on_the_wire = FIELDS_TO_HONOUR[field]
+    upstream.queue(text_reply(case))
+    body = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "Hello!"}], **fields}
+    )
+
+    try:
+        await answer(provider, body, target)
+    except InvalidRequestError as refused:
+        assert refused.param in fields
+        assert upstream.seen == [], "refused before anything was sent"
+    else:
+        assert sign_on_the_wire in upstream.last.body.lower()
+
+
 # upstream errors ----------------------------------------------------------------------------
 
 

@@ -19,7 +19,14 @@ from tripoint.errors import (
 )
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
-from tripoint.providers.toolspec import merge_turn, sampling, text_only, tool_input, tool_parameters
+from tripoint.providers.toolspec import (
+    merge_turn,
+    refuse_unsupported,
+    sampling,
+    text_only,
+    tool_input,
+    tool_parameters,
+)
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, Message, Tool
@@ -40,6 +47,7 @@ def to_wire(request: ChatRequest, guardrail: JSONObject | None = None) -> JSONOb
     """The Converse body for `request` (the model id travels in the URL)."""
     if request.n != 1:
         raise InvalidRequestError("bedrock backends answer one choice: n must be 1", param="n")
+    refuse_unsupported(request, "bedrock", "logprobs", "top_logprobs", "response_format")
     system: list[JSON] = []
     turns: list[JSONObject] = []
     for position, message in enumerate(request.messages):

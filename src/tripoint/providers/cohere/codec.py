@@ -18,6 +18,7 @@ from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.sse import ServerSentEvent
 from tripoint.providers.status import error_from_status
+from tripoint.providers.toolspec import refuse_unsupported
 from tripoint.schema.chunks import (
     EMPTY,
     ChatChunk,
@@ -47,6 +48,7 @@ _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant"
 def to_wire(request: ChatRequest, model: str) -> JSONObject:
     if request.n > 1:
         raise InvalidRequestError("cohere backends answer one choice: n must be 1", param="n")
+    refuse_unsupported(request, "cohere", "logprobs", "top_logprobs")
     body: JSONObject = {
         "model": model,
         "messages": [_message(m, i) for i, m in enumerate(request.messages)],

@@ -16,6 +16,7 @@ import orjson
 from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.status import error_from_status
+from tripoint.providers.toolspec import refuse_unsupported
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, EmbeddingResult, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import (
@@ -32,6 +33,7 @@ Options = Mapping[str, bool | int | float | str]
 def chat_to_wire(
     request: ChatRequest, model: str, options: Options, keep_alive: str | None
 ) -> JSONObject:
+    refuse_unsupported(request, "ollama", "logprobs", "top_logprobs")
     max_tokens = request.max_completion_tokens or request.max_tokens
     body = _base(request, model, options, keep_alive, max_tokens)
     names = {c.id: c.function.name for m in request.messages for c in m.tool_calls or []}
@@ -50,6 +52,7 @@ def completion_to_wire(
         raise InvalidRequestError(
             "the ollama backend type takes one prompt string per request", param="prompt"
         )
+    refuse_unsupported(request, "ollama", "logprobs", "echo")
     body = _base(request, model, options, keep_alive, request.max_tokens)
     body["prompt"] = request.prompt
     body["raw"] = True  # a text completion continues the prompt as written, no chat template

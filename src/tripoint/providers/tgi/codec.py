@@ -17,6 +17,7 @@ from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.sse import ServerSentEvent
 from tripoint.providers.status import error_from_status
 from tripoint.providers.tgi.template import render
+from tripoint.providers.toolspec import refuse_unsupported
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, Sampling
@@ -31,6 +32,7 @@ def chat_to_wire(request: ChatRequest, template: PromptTemplate) -> JSONObject:
             "(`type: openai`, base_url .../v1) instead",
             param="tools",
         )
+    refuse_unsupported(request, "tgi", "logprobs", "top_logprobs", "response_format")
     max_tokens = request.max_completion_tokens or request.max_tokens
     return _body(render(request.messages, template), request, max_tokens, template.stop)
 
@@ -40,6 +42,7 @@ def completion_to_wire(request: CompletionRequest) -> JSONObject:
         raise InvalidRequestError(
             "the tgi backend type takes one prompt string per request", param="prompt"
         )
+    refuse_unsupported(request, "tgi", "logprobs", "echo", "suffix")
     return _body(request.prompt, request, request.max_tokens, ())
 
 

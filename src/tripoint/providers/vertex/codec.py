@@ -19,6 +19,7 @@ from tripoint.providers.status import error_from_status
 from tripoint.providers.toolspec import (
     merge_turn,
     new_call_id,
+    refuse_unsupported,
     sampling,
     text_only,
     tool_input,
@@ -46,6 +47,7 @@ SIGNATURE_MARK = "~ts~"
 
 
 def to_wire(request: ChatRequest) -> JSONObject:
+    refuse_unsupported(request, "vertex", "logprobs", "top_logprobs")
     system: list[JSON] = []
     contents: list[JSONObject] = []
     names: dict[str, str] = {}  # tool call id -> function name, for functionResponse
