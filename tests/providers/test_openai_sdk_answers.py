@@ -9,9 +9,10 @@ from typing import Any
 
 import openai
 import pytest
-from pydantic import BaseModel, TypeAdapter
+from pydantic import TypeAdapter
 
 from tests.fakes.replay_upstream import ReplayServer, Reply
+from tests.providers.answer_shape import chunk_kind, shape
 from tests.providers.conformance.case import ProviderCase
 from tests.providers.conformance.cases import all_cases
 from tests.providers.conformance.scenarios import WEATHER_TOOL
@@ -24,17 +25,6 @@ from tripoint.routing.router import capabilities
 CASES = all_cases()
 REFERENCE = next(c for c in CASES if c.name == "openai")  # the shape every other must match
 TIMEOUTS = {"connect": 2, "first_byte": 5, "idle": 5, "total": 30}
-# Optional fields OpenAI documents that only some backends fill in; not part of the shape
-OPTIONAL = frozenset(
-    {
-        "system_fingerprint",
-        "service_tier",
-        "annotations",
-        "prompt_tokens_details",
-        "completion_tokens_details",
-        "prompt_filter_results",
-    }
-)
 HELLO = [{"role": "user", "content": "Hello!"}]
 WEATHER = [{"role": "user", "content": "What is the weather in Paris?"}]
 
@@ -91,25 +81,6 @@ def client(gateway: GatewayThread, upstreams: dict[str, ReplayServer]) -> openai
 def case(request: pytest.FixtureRequest) -> ProviderCase:
     chosen: ProviderCase = request.param
     return chosen
-
-
-def shape(value: Any) -> Any:
-    """Keys and value types, recursively, without None values and optional fields."""
-    if isinstance(value, BaseModel):
-        value = value.model_dump(exclude_none=True)
-    if isinstance(value, dict):
-        return {k: shape(v) for k, v in sorted(value.items()) if k not in OPTIONAL}
-    if isinstance(value, list):
-        return [shape(v) for v in value]
-    return type(value).__name__
-
-
-def chunk_kind(chunk: Any) -> tuple[tuple[str, ...], bool, bool]:
-    """What a stream chunk carries: its delta's fields, a finish reason, usage."""
-    body = chunk.model_dump(exclude_none=True)
-    choice = body["choices"][0] if body["choices"] else {}
-    delta = tuple(sorted(k for k in choice.get("delta", {}) if k not in OPTIONAL))
-    return delta, "finish_reason" in choice, "usage" in body
 
 
 def ask(

@@ -17,6 +17,7 @@ from tripoint.limits.assembly import build_limits
 from tripoint.pipeline.component import Component
 from tripoint.pipeline.sink import RecordSink
 from tripoint.pipeline.stage import Stage
+from tripoint.providers.tokens import TokenCounter
 from tripoint.routing.cache import MemoryCacheStore, ResponseCache
 from tripoint.routing.health import HealthChecker
 from tripoint.telemetry.observer import Telemetry
@@ -33,7 +34,8 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     """`span_exporter` receives finished spans (tests, embedders); else OTLP when configured."""
     components: list[Component] = []
     stages: dict[str, Stage] = {}
-    stages["limits"], quota, limit_components = build_limits(settings.limits)
+    counter = TokenCounter()  # shared by limits and by providers estimating unreported usage
+    stages["limits"], quota, limit_components = build_limits(settings.limits, counter)
     components += limit_components
     cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
     if cached:
@@ -72,6 +74,7 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
         quota=quota,
         identity=identity,
         telemetry=telemetry,
+        counter=counter,
     )
     gateway.ledger = ledger
     if batches is not None:

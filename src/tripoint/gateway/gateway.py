@@ -28,6 +28,7 @@ from tripoint.pipeline.stage import ChunkStream, Next, Stage, compose
 from tripoint.providers.base import Lifecycle, Provider, Readiness
 from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
+from tripoint.providers.tokens import TokenCounter
 from tripoint.routing.fleet import Fleet
 from tripoint.routing.router import RoutePolicy, Router
 from tripoint.telemetry.observer import Telemetry
@@ -67,13 +68,16 @@ class Gateway:
         quota: BackendQuota | None = None,
         identity: Identity | None = None,
         telemetry: Telemetry | None = None,
+        counter: TokenCounter | None = None,
     ) -> None:
         unknown = set(stages or {}) - set(PIPELINE)
         if unknown:
             raise ValueError(f"unknown pipeline slots: {sorted(unknown)}")
         self.settings = settings
         self.providers: dict[str, Provider] = {
-            name: build_provider(name, backend, model_dir=model_dir(settings.server))
+            name: build_provider(
+                name, backend, model_dir=model_dir(settings.server), counter=counter
+            )
             for name, backend in settings.backends.items()
         }
         self.routes = _routes(settings)

@@ -13,8 +13,8 @@ from tripoint.limits.redis_store import RedisLimitStore
 from tripoint.limits.resilient import ResilientStore
 from tripoint.limits.stage import Limits
 from tripoint.limits.store import LimitStore
-from tripoint.limits.tokens import TokenCounter
 from tripoint.pipeline.component import Component
+from tripoint.providers.tokens import TokenCounter
 
 
 class RedisConnection:
@@ -51,11 +51,10 @@ def redis_client(config: RedisStore) -> aioredis.Redis:
 
 
 def build_limits(
-    settings: LimitsSettings,
+    settings: LimitsSettings, counter: TokenCounter
 ) -> tuple[Limits, OutboundQuota | None, list[Component]]:
     """The stage, the backends' outbound quota (if any), and the components the gateway
-    must start (token counter, Redis)."""
-    counter = TokenCounter()
+    must start (the token counter when limits count tokens, Redis)."""
     wanted = configured(settings) or bool(settings.backends)
     components: list[Component] = [counter] if wanted else []
     store: LimitStore

@@ -12,10 +12,10 @@ from tripoint.config.limits import LimitsSettings
 from tripoint.errors import RateLimitError
 from tripoint.limits.meters import Demand, Kind, Meter, meters_of
 from tripoint.limits.store import LimitStore
-from tripoint.limits.tokens import TokenCounter
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.quota import QuotaTicket
 from tripoint.providers.target import Target
+from tripoint.providers.tokens import TokenCounter
 from tripoint.schema.chunks import Usage
 
 MAX_WAIT = 2.0  # seconds a call waits for its backend's quota before trying another target

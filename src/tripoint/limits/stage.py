@@ -14,9 +14,9 @@ from tripoint.errors import RateLimitError
 from tripoint.limits.meters import Demand, Kind, Meter, configured, meters_for
 from tripoint.limits.prices import PriceTable, nano_usd, usd
 from tripoint.limits.store import Admission, LimitStore
-from tripoint.limits.tokens import TokenCounter
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream, Next
+from tripoint.providers.tokens import TokenCounter
 from tripoint.schema.chunks import Usage
 
 _HEADER_KINDS = {Kind.REQUESTS: "requests", Kind.TOKENS: "tokens"}

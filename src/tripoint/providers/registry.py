@@ -35,12 +35,20 @@ from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import BackendFacts
 from tripoint.providers.tgi import template
 from tripoint.providers.tgi.provider import TGIProvider
+from tripoint.providers.tokens import TokenCounter
 from tripoint.providers.upstream import Upstream
 from tripoint.schema.json import JSONObject
 
 
-def build_provider(name: str, backend: Backend, *, model_dir: Path | None = None) -> Provider:
-    """`model_dir`: where local models' relative paths point (server.data_dir/models)."""
+def build_provider(
+    name: str,
+    backend: Backend,
+    *,
+    model_dir: Path | None = None,
+    counter: TokenCounter | None = None,
+) -> Provider:
+    """`model_dir`: where local models' relative paths point (server.data_dir/models);
+    `counter`: the gateway's token counter, shared (usage of answers that report none)."""
     match backend:
         case LocalBackend():
             # the engine (llama.cpp, ONNX Runtime) loads only where a local backend exists
@@ -51,7 +59,7 @@ def build_provider(name: str, backend: Backend, *, model_dir: Path | None = None
         case TGIBackend() | OllamaBackend() | KServeBackend() | MLflowBackend():
             return _self_hosted(name, backend)
         case _:
-            return _provider_hosted(name, backend)
+            return _provider_hosted(name, backend, counter)
 
 
 def _provider_hosted(
@@ -62,6 +70,7 @@ def _provider_hosted(
     | AzureOpenAIBackend
     | BedrockBackend
     | VertexBackend,
+    counter: TokenCounter | None,
 ) -> Provider:
     """SaaS and cloud APIs, and OpenAI-compatible servers."""
     match backend:
@@ -77,7 +86,7 @@ def _provider_hosted(
                 max_connections=backend.max_connections,
                 headers=headers,
             )
-            return OpenAIProvider(upstream)
+            return OpenAIProvider(upstream, counter)
         case AnthropicBackend():
             headers = {"anthropic-version": backend.version, **backend.headers}
             if backend.beta:
@@ -111,7 +120,9 @@ def _provider_hosted(
                 max_connections=backend.max_connections,
                 headers=dict(backend.headers),
             )
-            return AzureOpenAIProvider(upstream, auth, api_version=backend.api_version)
+            return AzureOpenAIProvider(
+                upstream, auth, api_version=backend.api_version, counter=counter
+            )
         case BedrockBackend():
             from tripoint.providers.bedrock.provider import BedrockProvider  # noqa: PLC0415
 

@@ -68,6 +68,8 @@ def _delta_choice(choice: ChoiceDelta) -> JSONObject:
         delta["role"] = choice.role
     if choice.text is not None:
         delta["content"] = choice.text
+    elif choice.role is not None and not choice.tool_calls:
+        delta["content"] = ""  # OpenAI opens with role and empty content; some servers omit it
     if choice.tool_calls:
         delta["tool_calls"] = [_tool_call_delta(t) for t in choice.tool_calls]
     delta.update(choice.extra)

@@ -15,6 +15,7 @@ from tripoint.providers.auth import UpstreamAuth
 from tripoint.providers.base import ChatStream, Lifecycle
 from tripoint.providers.openai.provider import OpenAIProvider
 from tripoint.providers.target import Target
+from tripoint.providers.tokens import TokenCounter
 from tripoint.providers.upstream import Upstream
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
@@ -31,8 +32,15 @@ def deployment_path(endpoint: str, deployment: str, api_version: str) -> str:
 class AzureOpenAIProvider(OpenAIProvider):
     name = "azure_openai"
 
-    def __init__(self, upstream: Upstream, auth: UpstreamAuth, *, api_version: str) -> None:
-        super().__init__(upstream)
+    def __init__(
+        self,
+        upstream: Upstream,
+        auth: UpstreamAuth,
+        *,
+        api_version: str,
+        counter: TokenCounter | None = None,
+    ) -> None:
+        super().__init__(upstream, counter)
         self._auth = auth
         self._api_version = api_version
 

@@ -6,7 +6,9 @@ from tripoint.errors import UpstreamError
 from tripoint.providers.base import ChatStream
 from tripoint.providers.openai import codec
 from tripoint.providers.target import Target
+from tripoint.providers.tokens import TokenCounter
 from tripoint.providers.upstream import Upstream
+from tripoint.providers.usage_estimate import UsageEstimate
 from tripoint.schema.chunks import EmbeddingResult
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
@@ -15,8 +17,9 @@ from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRe
 class OpenAIProvider:
     name = "openai"
 
-    def __init__(self, upstream: Upstream) -> None:
+    def __init__(self, upstream: Upstream, counter: TokenCounter | None = None) -> None:
         self._upstream = upstream
+        self._counter = counter or TokenCounter()  # for servers that report no stream usage
 
     async def start(self) -> None:
         await self._upstream.start()
@@ -25,10 +28,12 @@ class OpenAIProvider:
         await self._upstream.close()
 
     def chat(self, request: ChatRequest, target: Target) -> ChatStream:
-        return self._exchange(self._path("/chat/completions", target), self._body(request, target))
+        path = self._path("/chat/completions", target)
+        return self._exchange(path, self._body(request, target), request)
 
     def complete(self, request: CompletionRequest, target: Target) -> ChatStream:
-        return self._exchange(self._path("/completions", target), self._body(request, target))
+        path = self._path("/completions", target)
+        return self._exchange(path, self._body(request, target), request)
 
     async def embed(self, request: EmbeddingRequest, target: Target) -> EmbeddingResult:
         path, body = self._path("/embeddings", target), self._body(request, target)
@@ -48,7 +53,9 @@ class OpenAIProvider:
     ) -> JSONObject:
         return codec.to_wire(request, target.model)
 
-    async def _exchange(self, path: str, body: JSONObject) -> ChatStream:
+    async def _exchange(
+        self, path: str, body: JSONObject, request: ChatRequest | CompletionRequest
+    ) -> ChatStream:
         stream = bool(body.get("stream"))
         async with self._upstream.post(path, body, stream=stream) as response:
             if response.status >= 400:
@@ -63,10 +70,14 @@ class OpenAIProvider:
                 raise UpstreamError(
                     f"backend {self._upstream.name!r} did not answer with an event stream"
                 )
+            usage = UsageEstimate(self._counter, request, self._upstream.name)
             async for event in response.events():
                 if event.data == codec.DONE:
+                    if (estimated := usage.missing()) is not None:
+                        yield estimated
                     return
                 if chunk := codec.chunk_from_event(event):
+                    usage.see(chunk)
                     yield chunk
             raise UpstreamError(f"backend {self._upstream.name!r} ended the stream early")
 

