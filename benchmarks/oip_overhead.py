@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,7 +17,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from tests.model_servers import stop, wait_until_ready
+from tests.model_servers import serving
 from tests.servers import GatewayThread, free_port
 from tripoint.config import parse_settings
 from tripoint.schema.oip import InferRequest
@@ -38,47 +36,36 @@ BODY = {
 
 def latencies(requests: int) -> tuple[list[float], list[float]]:
     port = free_port()
+    args = ["tests.predictive.kserve_iris", "--http_port", str(port), "--model_name", "iris"]
     log = Path(tempfile.mkdtemp()) / "kserve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.predictive.kserve_iris",
-                "--http_port",
-                str(port),
-                "--model_name",
-                "iris",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    kserve = f"http://127.0.0.1:{port}"
-    gateway: GatewayThread | None = None
-    try:
-        wait_until_ready(server, f"{kserve}/v2/models/iris/ready", log, 120)
+    ready = "/v2/models/iris/ready"
+    with serving(args, ready_path=ready, log=log, seconds=120, port=port) as kserve:
         gateway = GatewayThread(
             parse_settings(f"""
 backends: {{kserve: {{type: kserve, base_url: "{kserve}"}}}}
 models: {{iris: {{targets: [{{backend: kserve, model: iris}}], operations: [predict]}}}}
 """)
         ).start()
-        direct, through = [], []
-        with httpx.Client(timeout=30) as http:
-            for i in range(requests + 20):
-                for url, sink in ((kserve, direct), (gateway.url, through)):
-                    start = time.perf_counter()
-                    answer = http.post(f"{url}/v2/models/iris/infer", json=BODY)
-                    elapsed = time.perf_counter() - start
-                    answer.raise_for_status()
-                    if i >= 20:  # warm-up excluded
-                        sink.append(elapsed)
-        return direct, through
-    finally:
-        if gateway is not None:
+        try:
+            return _alternate(kserve, gateway.url, requests)
+        finally:
             gateway.stop()
-        stop(server)
+
+
+def _alternate(kserve: str, gateway: str, requests: int) -> tuple[list[float], list[float]]:
+    """The same request to both, alternately; the first 20 rounds warm up."""
+    direct: list[float] = []
+    through: list[float] = []
+    with httpx.Client(timeout=30) as http:
+        for i in range(requests + 20):
+            for url, sink in ((kserve, direct), (gateway, through)):
+                start = time.perf_counter()
+                answer = http.post(f"{url}/v2/models/iris/infer", json=BODY)
+                elapsed = time.perf_counter() - start
+                answer.raise_for_status()
+                if i >= 20:  # warm-up excluded
+                    sink.append(elapsed)
+    return direct, through
 
 
 def tensor_check(elements: int) -> tuple[float, float]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -37,3 +40,33 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(5)
     except ProcessLookupError:
         pass
+
+
+@contextlib.contextmanager
+def serving(
+    module_args: Sequence[str],
+    *,
+    ready_path: str,
+    log: Path,
+    seconds: float,
+    port: int,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """`python -m <module_args>` in its own process group, its output in `log`; yields its
+    base URL (`http://127.0.0.1:{port}`) once `ready_path` answers 200, and stops it after."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", *module_args],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ready(process, url + ready_path, log, seconds)
+        yield url
+    finally:
+        stop(process)

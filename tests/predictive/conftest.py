@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.model_servers import stop, wait_until_ready
+from tests.model_servers import serving
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,29 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def kserve_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A KServe ModelServer serving `iris`, a classifier it trains at start-up."""
     port = free_port()
+    args = ["tests.predictive.kserve_iris", "--http_port", str(port), "--model_name", "iris"]
     log = tmp_path_factory.mktemp("kserve") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tests.predictive.kserve_iris",
-                "--http_port",
-                str(port),
-                "--model_name",
-                "iris",
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, f"{url}/v2/models/iris/ready", log, 60)
+    with serving(
+        args, ready_path="/v2/models/iris/ready", log=log, seconds=60, port=port, cwd=ROOT
+    ) as url:
         yield url
-    finally:
-        stop(process)
 
 
 @pytest.fixture(scope="session")
@@ -65,33 +48,15 @@ def mlflow_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         timeout=180,
     )
     port = free_port()
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                str(model),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "--env-manager",
-                "local",
-            ],
-            cwd=folder,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_ready(process, f"{url}/ping", log, 120)
+    args = ["mlflow", "models", "serve", "-m", str(model), "-h", "127.0.0.1", "-p", str(port)]
+    args += ["--env-manager", "local"]
+    with serving(
+        args,
+        ready_path="/ping",
+        log=folder / "server.log",
+        seconds=120,
+        port=port,
+        cwd=folder,
+        env=env,
+    ) as url:
         yield url
-    finally:
-        stop(process)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.model_servers import stop, wait_until_ready
+from tests.model_servers import serving
 from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,31 +26,8 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not STORIES.is_file():
         pytest.skip(f"{STORIES} is absent: the shared test models folder is not mounted here")
     port = free_port()
+    args = ["llama_cpp.server", "--model", str(STORIES), "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--n_ctx", "512", "--n_threads", "1"]
     log = tmp_path_factory.mktemp("llama") / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llama_cpp.server",
-                "--model",
-                str(STORIES),
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--n_ctx",
-                "512",
-                "--n_threads",
-                "1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_ready(process, f"{url}/models", log, 120)
-        yield url
-    finally:
-        stop(process)
+    with serving(args, ready_path="/v1/models", log=log, seconds=120, port=port) as url:
+        yield url + "/v1"
