@@ -4,27 +4,70 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from tripoint import __version__
-from tripoint.admin_cli import COMMANDS
 from tripoint.config import Settings, load_settings
 from tripoint.config.defaults import embedded_settings, model_dir
 from tripoint.engine.catalog import add_model, list_models, remove_model
 from tripoint.engine.downloads import pull_defaults
 from tripoint.engine.errors import EngineError
 from tripoint.errors import ConfigError, TripointError
-from tripoint.ledger_cli import governance_report, usage
 from tripoint.logs import configure_logging
 
 T = TypeVar("T")
 
 
-@click.group()
+class OnDemandGroup(click.Group):
+    """A group some of whose subcommands are imported on first use (click's documented
+    lazy-loading pattern): the admin and ledger commands bring SQLAlchemy, Alembic and the JWT
+    stack, which `tripoint serve` without a `storage` section never needs (about 25 MB of
+    memory and a second of start-up)."""
+
+    def __init__(
+        self, *args: Any, sources: Iterable[Callable[[], Iterable[click.Command]]] = (), **kw: Any
+    ) -> None:
+        super().__init__(*args, **kw)
+        self._sources = tuple(sources)
+        self._loaded = False
+
+    def _load(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for source in self._sources:
+                for command in source():
+                    self.add_command(command)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            self._load()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+
+def _admin_commands() -> Iterable[click.Command]:
+    from tripoint.admin_cli import COMMANDS  # noqa: PLC0415
+    from tripoint.ledger_cli import usage  # noqa: PLC0415
+
+    return [*COMMANDS, usage]
+
+
+def _governance_commands() -> Iterable[click.Command]:
+    from tripoint.ledger_cli import governance_report  # noqa: PLC0415
+
+    return [governance_report]
+
+
+@click.group(cls=OnDemandGroup, sources=[_admin_commands])
 @click.version_option(__version__, prog_name="tripoint")
 def main() -> None:
     """Tripoint, the AI inference gateway."""
@@ -69,7 +112,7 @@ def check_config(config_path: Path) -> None:
     )
 
 
-@main.group()
+@main.group(cls=OnDemandGroup, sources=[_governance_commands])
 def governance() -> None:
     """Data governance: explain what the policies allow."""
 
@@ -248,10 +291,5 @@ def _settings_or_exit(config_path: Path | None) -> Settings:
             click.echo(f"  {problem}", err=True)
         sys.exit(2)
 
-
-for _command in COMMANDS:
-    main.add_command(_command)
-main.add_command(usage)
-governance.add_command(governance_report)
 
 logging.captureWarnings(capture=True)

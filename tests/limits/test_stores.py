@@ -11,9 +11,9 @@ import redis.asyncio as aioredis
 from pydantic import SecretStr
 
 from tripoint.config.limits import RedisStore
-from tripoint.limits.assembly import redis_client
 from tripoint.limits.memory import MemoryLimitStore
 from tripoint.limits.meters import Kind, Meter
+from tripoint.limits.redis_connection import redis_client
 from tripoint.limits.redis_store import RedisLimitStore
 from tripoint.limits.store import LimitStore
 

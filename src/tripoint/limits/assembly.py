@@ -2,52 +2,15 @@
 
 from __future__ import annotations
 
-import redis.asyncio as aioredis
-
 from tripoint.config.limits import LimitsSettings, RedisStore
 from tripoint.limits.memory import MemoryLimitStore
 from tripoint.limits.meters import configured
 from tripoint.limits.outbound import OutboundQuota
 from tripoint.limits.prices import PriceTable, packaged_prices
-from tripoint.limits.redis_store import RedisLimitStore
-from tripoint.limits.resilient import ResilientStore
 from tripoint.limits.stage import Limits
 from tripoint.limits.store import LimitStore
 from tripoint.pipeline.component import Component
 from tripoint.providers.tokens import TokenCounter
-
-
-class RedisConnection:
-    """A gateway component owning the Redis client; readiness pings it."""
-
-    name = "redis"
-
-    def __init__(self, client: aioredis.Redis) -> None:
-        self.client = client
-
-    async def start(self) -> None:
-        return None  # connect lazily: an unreachable Redis must not stop the gateway starting
-
-    async def close(self) -> None:
-        await self.client.aclose()
-
-    async def ready(self) -> bool:
-        try:
-            return bool(await self.client.ping())
-        except (OSError, TimeoutError, aioredis.RedisError):
-            return False
-
-
-def redis_client(config: RedisStore) -> aioredis.Redis:
-    """A pooled client; beyond `max_connections` calls wait (briefly) instead of failing."""
-    pool = aioredis.BlockingConnectionPool.from_url(
-        config.url.get_secret_value(),
-        max_connections=config.max_connections,
-        timeout=config.timeout * 10,
-        socket_timeout=config.timeout,
-        socket_connect_timeout=config.timeout,
-    )
-    return aioredis.Redis(connection_pool=pool)
 
 
 def build_limits(
@@ -59,6 +22,11 @@ def build_limits(
     components: list[Component] = [counter] if wanted else []
     store: LimitStore
     if isinstance(settings.store, RedisStore):
+        # redis-py (about 60 modules, 0.3 s) loads only when a Redis store is configured
+        from tripoint.limits.redis_connection import RedisConnection, redis_client  # noqa: PLC0415
+        from tripoint.limits.redis_store import RedisLimitStore  # noqa: PLC0415
+        from tripoint.limits.resilient import ResilientStore  # noqa: PLC0415
+
         client = redis_client(settings.store)
         components.append(RedisConnection(client))
         store = ResilientStore(RedisLimitStore(client), settings.store.replicas)

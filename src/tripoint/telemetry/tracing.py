@@ -15,7 +15,6 @@ from collections.abc import Mapping
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
@@ -234,6 +233,11 @@ def _sink(
     headers = {k: v.get_secret_value() for k, v in settings.otlp_headers.items()}
     if settings.otlp_protocol == "http/json":
         return JsonSpanQueue(endpoint, headers, resource, scope)
+    # the protobuf exporter (opentelemetry-proto, protobuf) loads only when it is used
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # noqa: PLC0415
+        OTLPSpanExporter,
+    )
+
     otlp = OTLPSpanExporter(endpoint=endpoint, headers=headers)
     return ProcessorSink(BatchSpanProcessor(otlp), resource, scope)
 
