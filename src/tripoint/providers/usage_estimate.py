@@ -4,30 +4,23 @@ OpenAI-compatible servers report usage in a stream only when they honour
 `stream_options.include_usage` (Tripoint always asks); some (older llama.cpp and vLLM builds,
 some proxies) do not. Without usage, budgets would keep the worst-case reservation, and the
 ledger, the metrics and a client that asked for usage would get none. So the answer's text is
-counted with cl100k_base instead: an estimate (the model's own tokenizer may differ), logged
-once per backend, used only where the backend said nothing.
+counted with cl100k_base instead: an estimate (the model's own tokenizer may differ), used
+only where the backend said nothing (the provider logs it once per backend).
 """
 
 from __future__ import annotations
-
-import logging
 
 from tripoint.providers.tokens import TokenCounter
 from tripoint.schema.chunks import ChatChunk, Usage
 from tripoint.schema.requests import ChatRequest, CompletionRequest
 
-log = logging.getLogger("tripoint.providers")
-
 
 class UsageEstimate:
     """Watches one stream's chunks; at its end, the usage to add if none was reported."""
 
-    def __init__(
-        self, counter: TokenCounter, request: ChatRequest | CompletionRequest, backend: str
-    ) -> None:
+    def __init__(self, counter: TokenCounter, request: ChatRequest | CompletionRequest) -> None:
         self._counter = counter
         self._request = request
-        self._backend = backend
         self._pieces: list[str] = []
         self._last: ChatChunk | None = None  # the usage chunk carries the stream's id
         self.reported = False
@@ -49,10 +42,6 @@ class UsageEstimate:
             return None
         if not self._counter.ready_now:
             self._counter.warm()  # this answer is estimated coarsely; the next ones precisely
-        log.warning(
-            "backend %r reported no usage for a streamed answer; estimated with cl100k_base",
-            self._backend,
-        )
         prompt = self._counter.prompt_tokens(self._request)
         completion = self._counter.count_text("".join(self._pieces))
         usage = Usage(prompt, completion, prompt + completion)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from tripoint.errors import UpstreamError
 from tripoint.providers.base import ChatStream
 from tripoint.providers.openai import codec
@@ -13,6 +15,8 @@ from tripoint.schema.chunks import EmbeddingResult
 from tripoint.schema.json import JSONObject
 from tripoint.schema.requests import ChatRequest, CompletionRequest, EmbeddingRequest
 
+log = logging.getLogger("tripoint.providers")
+
 
 class OpenAIProvider:
     name = "openai"
@@ -20,6 +24,7 @@ class OpenAIProvider:
     def __init__(self, upstream: Upstream, counter: TokenCounter | None = None) -> None:
         self._upstream = upstream
         self._counter = counter or TokenCounter()  # for servers that report no stream usage
+        self._estimating = False  # said once in the log: this backend's usage is estimated
 
     async def start(self) -> None:
         await self._upstream.start()
@@ -43,6 +48,15 @@ class OpenAIProvider:
                     self._upstream.name, r.status, await r.text(), r.headers
                 )
             return codec.embedding_from_wire(await r.json())
+
+    def _say_estimating(self) -> None:
+        if not self._estimating:
+            self._estimating = True
+            log.warning(
+                "backend %r reports no usage in its streams (it ignores "
+                "stream_options.include_usage): usage is estimated with cl100k_base",
+                self._upstream.name,
+            )
 
     def _path(self, endpoint: str, target: Target) -> str:
         """Where an operation lives; OpenAI-compatible variants (Azure) override this."""
@@ -70,10 +84,11 @@ class OpenAIProvider:
                 raise UpstreamError(
                     f"backend {self._upstream.name!r} did not answer with an event stream"
                 )
-            usage = UsageEstimate(self._counter, request, self._upstream.name)
+            usage = UsageEstimate(self._counter, request)
             async for event in response.events():
                 if event.data == codec.DONE:
                     if (estimated := usage.missing()) is not None:
+                        self._say_estimating()
                         yield estimated
                     return
                 if chunk := codec.chunk_from_event(event):
