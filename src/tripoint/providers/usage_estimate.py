@@ -1,11 +1,12 @@
-"""Usage for a streamed answer whose backend reported none.
+"""Usage for an answer whose backend reported none.
 
 OpenAI-compatible servers report usage in a stream only when they honour
 `stream_options.include_usage` (Tripoint always asks); some (older llama.cpp and vLLM builds,
-some proxies) do not. Without usage, budgets would keep the worst-case reservation, and the
-ledger, the metrics and a client that asked for usage would get none. So the answer's text is
-counted with cl100k_base instead: an estimate (the model's own tokenizer may differ), used
-only where the backend said nothing (the provider logs it once per backend).
+some proxies) do not, and a few omit usage from whole answers too. Without usage, budgets
+would keep the worst-case reservation, and the ledger, the metrics and a client that asked
+for usage would get none. So the answer's text is counted with cl100k_base instead: an
+estimate (the model's own tokenizer may differ), used only where the backend said nothing
+(the provider logs it once per backend).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tripoint.schema.requests import ChatRequest, CompletionRequest
 
 
 class UsageEstimate:
-    """Watches one stream's chunks; at its end, the usage to add if none was reported."""
+    """Watches one answer's chunks; at its end, the usage to add if none was reported."""
 
     def __init__(self, counter: TokenCounter, request: ChatRequest | CompletionRequest) -> None:
         self._counter = counter

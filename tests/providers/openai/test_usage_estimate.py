@@ -1,10 +1,12 @@
-"""An OpenAI-compatible server that reports no usage in its streams (it ignores
-`stream_options.include_usage`) still gives the gateway usage: counted with cl100k_base."""
+"""An OpenAI-compatible server that reports no usage (a stream that ignores
+`stream_options.include_usage`, a whole answer without it) still gives the gateway usage:
+counted with cl100k_base."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
+import orjson
 import pytest
 import tiktoken
 
@@ -17,6 +19,7 @@ from tripoint.providers.registry import build_provider, facts_of
 from tripoint.providers.target import Target
 from tripoint.providers.tokens import ENCODING, TokenCounter
 from tripoint.schema.chunks import ChatChunk
+from tripoint.schema.render import gather
 
 STREAM = (FIXTURES / "openai" / "text.sse").read_bytes()
 WITHOUT_USAGE = b"".join(f for f in sse_frames(STREAM) if b'"usage"' not in f)
@@ -84,3 +87,19 @@ async def test_reported_usage_is_kept_and_nothing_is_added(
     usages = [c.usage for c in chunks if c.usage is not None]
     assert len(usages) == 1
     assert (usages[0].prompt_tokens, usages[0].completion_tokens) == (9, 10)
+
+
+async def test_a_whole_answer_without_usage_gets_counted_usage(
+    provider: OpenAIProvider, upstream: ReplayServer
+) -> None:
+    whole = orjson.loads((FIXTURES / "openai" / "text.json").read_bytes())
+    del whole["usage"]
+    upstream.queue(Reply(orjson.dumps(whole)))
+
+    chunks = [c async for c in provider.chat(request("plain"), target())]
+
+    _, meta = gather(chunks)
+    assert meta is not None
+    assert meta.usage is not None
+    encoding = tiktoken.get_encoding(ENCODING)
+    assert meta.usage.completion_tokens == len(encoding.encode(TEXT))

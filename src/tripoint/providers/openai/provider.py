@@ -53,8 +53,9 @@ class OpenAIProvider:
         if not self._estimating:
             self._estimating = True
             log.warning(
-                "backend %r reports no usage in its streams (it ignores "
-                "stream_options.include_usage): usage is estimated with cl100k_base",
+                "backend %r answered without usage (a stream that ignores "
+                "stream_options.include_usage, or a server that never reports it): "
+                "usage is estimated with cl100k_base",
                 self._upstream.name,
             )
 
@@ -76,15 +77,19 @@ class OpenAIProvider:
                 raise codec.error_from_wire(
                     self._upstream.name, response.status, await response.text(), response.headers
                 )
+            usage = UsageEstimate(self._counter, request)
             if not stream:
-                payload = await response.json()
-                yield codec.chunk_from_wire(_object(payload))
+                whole = codec.chunk_from_wire(_object(await response.json()))
+                usage.see(whole)
+                yield whole
+                if (estimated := usage.missing()) is not None:
+                    self._say_estimating()
+                    yield estimated
                 return
             if not response.headers.get("Content-Type", "").startswith("text/event-stream"):
                 raise UpstreamError(
                     f"backend {self._upstream.name!r} did not answer with an event stream"
                 )
-            usage = UsageEstimate(self._counter, request)
             async for event in response.events():
                 if event.data == codec.DONE:
                     if (estimated := usage.missing()) is not None:
