@@ -46,6 +46,7 @@ PIPELINE = (
     "govern",
     "limits",
     "guardrails",
+    "capture",  # opted-in teams' texts, as the upstream sees them (after input redaction)
     "cache",  # innermost: a hit still passed every control, and costs no tokens
 )
 
