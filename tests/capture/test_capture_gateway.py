@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import openai
 import pytest
 from sqlalchemy import func, insert, select
 
@@ -32,7 +33,15 @@ TOKEN = "ghp_" + run(36)
 ANSWER_EMAIL = "ops.canary9921@example.org"
 ANSWER_KEY = "AKIA" + "Z7XQ2M4N6P8R0T3V"
 PROMPT = f"My email is {EMAIL} and my token is {TOKEN}. Please summarise."
-ANSWER = ("Write to ", "ops.canary", "9921@exam", "ple.org", " with key ", "AKIAZ7XQ", "2M4N6P8R0T3V")
+ANSWER = (
+    "Write to ",
+    "ops.canary",
+    "9921@exam",
+    "ple.org",
+    " with key ",
+    "AKIAZ7XQ",
+    "2M4N6P8R0T3V",
+)
 CANARIES = (EMAIL, TOKEN, ANSWER_EMAIL, ANSWER_KEY)
 
 CAPTURE = """
@@ -380,6 +389,10 @@ def test_only_auditors_of_the_team_and_admins_read_content_and_each_read_is_audi
         "nobody": 401,
     }
     assert minted_by_team_admin.status_code == 422
+    with pytest.raises(openai.PermissionDeniedError):  # an auditor reads; it calls no model
+        cap.client(auditor).chat.completions.create(
+            model="chat-default", messages=[{"role": "user", "content": "hi"}]
+        )
     assert sorted(e["actor_role"] for e in audit["data"]) == ["admin", "auditor"]
     assert all(e["detail"] == {"request_id": rid, "found": True} for e in audit["data"])
     assert cap.admin("GET", "/calls/999999999/content").status_code == 404

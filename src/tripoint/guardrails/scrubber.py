@@ -61,7 +61,7 @@ class Scrubber:
         )
         parts: list[str] = []
         at = 0
-        for span, (first, mode) in _merged(found):
+        for span, (first, mode) in merged(found):
             start, end = span
             parts.append(text[at:start])
             parts.append(replacement(first, text[start:end], mode, vault))
@@ -70,7 +70,7 @@ class Scrubber:
         return "".join(parts)
 
 
-def _merged(
+def merged(
     found: list[tuple[Finding, str]],
 ) -> list[tuple[tuple[int, int], tuple[Finding, str]]]:
     """Overlapping findings as one span, named after its first finding."""
