@@ -15,6 +15,7 @@ from typing import Any
 
 import openai
 import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, insert, select
 
 from tests.auth.conftest import DATABASES, AuthGateway, Secrets, auth_settings, database_dsn
@@ -25,6 +26,7 @@ from tests.servers import GatewayThread
 from tripoint.capture.tables import ContentRow
 from tripoint.capture.writer import ContentWriter
 from tripoint.config.schema import Settings
+from tripoint.gateway.assembly import assemble
 from tripoint.storage.database import Database
 
 # The canaries: they go in (prompt) and come back (answer); they must never be stored.
@@ -60,8 +62,19 @@ governance:
 """
 
 
+TRACED = "telemetry: {tracing: {enabled: true}}\n"  # every stage in its own span
+
+
 def _settings(upstream: FakeOpenAI, secret: Secrets, directory: Path) -> Settings:
-    return auth_settings(upstream.base_url, secret, directory, CAPTURE)
+    return auth_settings(upstream.base_url, secret, directory, CAPTURE + TRACED)
+
+
+def _span_text(spans: InMemorySpanExporter) -> str:
+    return "\n".join(
+        f"{span.name} {dict(span.attributes or {})} "
+        + " ".join(f"{e.name} {dict(e.attributes or {})}" for e in span.events)
+        for span in spans.get_finished_spans()
+    )
 
 
 async def _seed_expired(settings: Settings) -> None:
@@ -97,7 +110,7 @@ def capture_gateway(
     request: pytest.FixtureRequest,
     fake_openai: FakeOpenAI,
     tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[AuthGateway, Collected, Path]]:
+) -> Iterator[tuple[AuthGateway, Collected, Path, InMemorySpanExporter]]:
     handler = Collected()
     root = logging.getLogger()
     old_level = root.level
@@ -107,10 +120,11 @@ def capture_gateway(
     secret = Secrets(dsn=database_dsn(request.param, request, directory))
     settings = _settings(fake_openai, secret, directory)
     asyncio.run(_seed_expired(settings))
-    server = GatewayThread(settings).start(timeout=120)
+    spans = InMemorySpanExporter()
+    server = GatewayThread(settings, assemble(settings, span_exporter=spans)).start(timeout=120)
     gateway = AuthGateway(server, secret, request.param)
     try:
-        yield gateway, handler, directory
+        yield gateway, handler, directory, spans
     finally:
         gateway.session.close()
         server.stop()
@@ -119,7 +133,7 @@ def capture_gateway(
 
 
 @pytest.fixture
-def cap(capture_gateway: tuple[AuthGateway, Collected, Path], upstream: FakeOpenAI) -> AuthGateway:
+def cap(capture_gateway: tuple[Any, ...], upstream: FakeOpenAI) -> AuthGateway:
     return capture_gateway[0]
 
 
@@ -189,9 +203,9 @@ def _rid() -> str:
 
 
 def test_opted_in_team_stores_its_prompt_and_answer_redacted(
-    cap: AuthGateway, capture_gateway: tuple[AuthGateway, Collected, Path], upstream: FakeOpenAI
+    cap: AuthGateway, capture_gateway: tuple[Any, ...], upstream: FakeOpenAI
 ) -> None:
-    _, logs, directory = capture_gateway
+    _, logs, directory, spans = capture_gateway
     client = cap.client(_team_key(cap, "cap-on"))
     upstream.then(words=ANSWER)
     rid = _rid()
@@ -218,11 +232,13 @@ def test_opted_in_team_stores_its_prompt_and_answer_redacted(
     places = {
         "database": _database_text(cap.secrets.dsn, directory),
         "logs": "\n".join(logs.lines),
+        "spans": _span_text(spans),
         "metrics": cap.session.get(
             "/metrics", headers={"Authorization": f"Bearer {cap.secrets.admin_key}"}
         ).text,
     }
     assert "<GITHUB_TOKEN_1>" in places["database"]  # the search does reach the stored rows
+    assert "tripoint.capture" in places["spans"]  # the capture stage ran, traced
     leaks = [(c, place) for c in CANARIES for place, text in places.items() if c in text]
     assert leaks == []
 
