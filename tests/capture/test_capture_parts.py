@@ -4,8 +4,8 @@ capture it cannot redact (never storing it raw) without touching the call."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -56,20 +56,21 @@ def test_capture_needs_auth_and_known_classes() -> None:
     assert parse_settings(AUTH + OPT_IN + PII).governance.capture.teams["red"].max_bytes == 65_536
 
 
-def _capture(*pieces: Piece, max_bytes: int = 1000, finish: int = 0) -> Capture:
-    now = datetime.now(UTC)
+def _capture(text: str = "hi") -> Capture:
+    request = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": text}]}
+    )
     return Capture(
-        request_id="r1", created_at=now, expires_at=now + timedelta(days=1), team_id="team_1",
-        team_name="red", model="m", operation="chat", data_class="internal",
-        max_bytes=max_bytes, pieces=pieces, finish=((finish, "stop"),), complete=True,
+        request=request, request_id="r1", wall_started=time.time(), team_id="team_1",
+        team_name="red", model="m", operation="chat", data_class="internal", max_bytes=1000,
+        retention_days=1, answer=Transcript(limit=1000), complete=True,
     )  # fmt: skip
 
 
 def test_document_is_cut_by_utf8_bytes_never_inside_a_character() -> None:
-    capture = _capture(Piece("request", 0, "user", "héé"), Piece("response", 0, "text", "ok"),
-                       max_bytes=4)  # fmt: skip
+    pieces = [Piece("request", 0, "user", "héé"), Piece("response", 0, "text", "ok")]
 
-    request, response, truncated = document(capture)
+    request, response, truncated = document(pieces, [(0, "stop")], max_bytes=4)
 
     assert request == [{"role": "user", "text": "hé"}]  # h(1) é(2) and half an é dropped
     assert response == [{"index": 0, "text": "", "finish_reason": "stop"}]
@@ -90,10 +91,10 @@ def test_streamed_tool_calls_are_assembled_in_order() -> None:
     ):
         transcript.add(chunk)
 
-    _, response, _ = document(_capture(*transcript.pieces()))
+    _, response, _ = document(transcript.pieces(), [(0, "tool_calls")], 1000)
 
     assert response == [
-        {"index": 0, "finish_reason": "stop",
+        {"index": 0, "finish_reason": "tool_calls",
          "tool_calls": [{"index": 2, "name": "f", "arguments": '{"a": 1}'},
                         {"index": 10, "name": "late"}]}
     ]  # fmt: skip
@@ -145,7 +146,7 @@ async def test_a_capture_that_cannot_be_redacted_is_dropped_not_stored(tmp_path:
     writer = ContentWriter(database, _Broken(), {"red": 1})
     await writer.start()
 
-    writer.put(_capture(Piece("request", 0, "user", "jane@example.com")))
+    writer.put(_capture("jane@example.com"))
     await writer.close()
 
     assert writer.dropped == 1
@@ -200,7 +201,7 @@ async def test_a_failed_call_fails_as_it_would_and_its_partial_answer_is_kept() 
 
     (capture,) = sink.captures
     assert capture.complete is False
-    assert [p.text for p in capture.pieces] == ["hi", "partial"]
+    assert [p.text for p in capture.pieces()] == ["hi", "partial"]
 
 
 @pytest.mark.parametrize(

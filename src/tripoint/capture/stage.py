@@ -2,18 +2,20 @@
 them (inside the guardrails stage, so after its input redaction, before any placeholder is
 restored for the caller) and hand them to the writer when the call ends, whatever its end.
 
-It never fails or delays a call: it only copies references and appends to a queue.
+It never fails or delays a call: it keeps references to the request and the answer's texts
+and appends to a queue; reading the request's texts, redacting and laying out happen in the
+writer, off the event loop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from tripoint.capture.transcript import MARGIN, Capture, Piece, Transcript, request_pieces
+from tripoint.capture.transcript import MARGIN, Capture, Transcript
 from tripoint.config.governance import CaptureTeam, GovernanceSettings
 from tripoint.governance.policy import rank
+from tripoint.guardrails.request_text import Request
 from tripoint.pipeline.call import Call
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.schema.oip import InferRequest
@@ -50,41 +52,37 @@ class CaptureStage:
             async for chunk in call_next(call):
                 yield chunk
             return
-        limit = rule.max_bytes + MARGIN
-        pieces = request_pieces(request, limit)
-        transcript = Transcript(limit)
+        answer = Transcript(rule.max_bytes + MARGIN)
         complete = False
         try:
             async for chunk in call_next(call):
-                transcript.add(chunk)
+                answer.add(chunk)
                 yield chunk
             complete = True
         finally:
-            pieces += transcript.pieces()
-            self._sink.put(self._capture(call, rule, pieces, transcript, complete=complete))
+            self._sink.put(self._capture(call, request, rule, answer, complete=complete))
 
     def _capture(
         self,
         call: Call,
+        request: Request,
         rule: CaptureTeam,
-        pieces: tuple[Piece, ...],
-        transcript: Transcript,
+        answer: Transcript,
         *,
         complete: bool,
     ) -> Capture:
         record = call.record
-        created = datetime.fromtimestamp(record.wall_started, UTC)  # as the ledger stores it
         return Capture(
+            request=request,
             request_id=record.request_id,
-            created_at=created,
-            expires_at=created + timedelta(days=rule.retention_days),
+            wall_started=record.wall_started,
             team_id=call.principal.team,
             team_name=call.principal.team_label or "",
             model=call.model,
-            operation=call.operation.value,
+            operation=record.operation.value,
             data_class=call.data_class or self._default_class,
             max_bytes=rule.max_bytes,
-            pieces=pieces,
-            finish=tuple(sorted(transcript.finish.items())),
+            retention_days=rule.retention_days,
+            answer=answer,
             complete=complete,
         )

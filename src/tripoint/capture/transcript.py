@@ -9,13 +9,13 @@ would have caught.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tripoint.errors import InvalidRequestError
 from tripoint.guardrails.request_text import Request, text_fields
-from tripoint.schema.chunks import ChatChunk, Chunk
+from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Chunk
 
 # Raw text kept beyond `max_bytes` so that redaction sees every value the cut may reach
 # whole (the longest secrets, PEM keys, are a few KiB).
@@ -31,28 +31,6 @@ class Piece:
     index: int
     slot: str
     text: str
-
-
-@dataclass(frozen=True, slots=True)
-class Capture:
-    """One call's capture, not yet redacted: held only in memory, in the writer's queue."""
-
-    request_id: str
-    created_at: datetime  # the call record's own `created_at`
-    expires_at: datetime
-    team_id: str | None
-    team_name: str
-    model: str
-    operation: str
-    data_class: str
-    max_bytes: int
-    pieces: tuple[Piece, ...]
-    finish: tuple[tuple[int, str], ...]  # (choice, finish reason)
-    complete: bool
-
-    def with_texts(self, texts: Sequence[str]) -> Capture:
-        pieces = tuple(replace(p, text=t) for p, t in zip(self.pieces, texts, strict=True))
-        return replace(self, pieces=pieces)
 
 
 def request_pieces(request: Request, limit: int) -> tuple[Piece, ...]:
@@ -80,16 +58,24 @@ class Transcript:
         for delta in chunk.choices:
             if delta.text:
                 self._keep(delta.index, "text", delta.text)
-            for call in delta.tool_calls:
-                if call.name:
-                    self._keep(delta.index, f"tool.{call.index}.name", call.name)
-                if call.arguments:
-                    self._keep(delta.index, f"tool.{call.index}.arguments", call.arguments)
-            for key, value in delta.extra.items():
-                if isinstance(value, str) and value:
-                    self._keep(delta.index, key, value)
+            if delta.tool_calls:
+                self._tools(delta)
+            if delta.extra:
+                self._extras(delta)
             if delta.finish_reason is not None:
                 self.finish[delta.index] = delta.finish_reason
+
+    def _tools(self, delta: ChoiceDelta) -> None:
+        for call in delta.tool_calls:
+            if call.name:
+                self._keep(delta.index, f"tool.{call.index}.name", call.name)
+            if call.arguments:
+                self._keep(delta.index, f"tool.{call.index}.arguments", call.arguments)
+
+    def _extras(self, delta: ChoiceDelta) -> None:
+        for key, value in delta.extra.items():
+            if isinstance(value, str) and value:
+                self._keep(delta.index, key, value)
 
     def pieces(self) -> tuple[Piece, ...]:
         return tuple(
@@ -108,13 +94,50 @@ class Transcript:
         self.kept += len(text)
 
 
-def document(capture: Capture) -> tuple[list[Any], list[Any], bool]:
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """One call's capture as the stage hands it over: references only (the request object,
+    the transcript), so the hot path copies no text. The writer lays it out, off the loop."""
+
+    request: Request
+    request_id: str
+    wall_started: float  # epoch seconds: the call record's `created_at`
+    team_id: str | None
+    team_name: str
+    model: str
+    operation: str
+    data_class: str
+    max_bytes: int
+    retention_days: int
+    answer: Transcript
+    complete: bool
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromtimestamp(self.wall_started, UTC)  # as the ledger stores it
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + timedelta(days=self.retention_days)
+
+    def pieces(self) -> tuple[Piece, ...]:
+        """Every text, request first, in the order the document keeps them."""
+        return request_pieces(self.request, self.answer.limit) + self.answer.pieces()
+
+    @property
+    def finish(self) -> tuple[tuple[int, str], ...]:
+        return tuple(sorted(self.answer.finish.items()))
+
+
+def document(
+    pieces: Sequence[Piece], finish: Sequence[tuple[int, str]], max_bytes: int
+) -> tuple[list[Any], list[Any], bool]:
     """The stored request and response, cut to `max_bytes` of text; and whether it was cut."""
-    room = capture.max_bytes
+    room = max_bytes
     truncated = False
     request: list[dict[str, str]] = []
-    choices: dict[int, dict[str, Any]] = {i: {"index": i} for i, _ in capture.finish}
-    for piece in capture.pieces:
+    choices: dict[int, dict[str, Any]] = {i: {"index": i} for i, _ in finish}
+    for piece in pieces:
         encoded = piece.text.encode()
         if len(encoded) > room:
             encoded, truncated = encoded[:room], True
@@ -130,7 +153,7 @@ def document(capture: Capture) -> tuple[list[Any], list[Any], bool]:
             calls.setdefault(number, {"index": int(number)})[part] = text
         else:
             choice[piece.slot] = text
-    for index, reason in capture.finish:
+    for index, reason in finish:
         choices[index]["finish_reason"] = reason
     response = []
     for index in sorted(choices):

@@ -18,13 +18,14 @@ import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import delete, insert
 
 from tripoint.capture.tables import ContentRow
-from tripoint.capture.transcript import Capture, document
+from tripoint.capture.transcript import Capture, Piece, document
 from tripoint.errors import TripointError
 from tripoint.storage.database import Database
 
@@ -170,16 +171,18 @@ class ContentWriter:
         rows, failed = [], 0
         for capture in captures:
             try:
-                texts = self._redactor.redact([p.text for p in capture.pieces])
+                pieces = capture.pieces()
+                texts = self._redactor.redact([p.text for p in pieces])
             except Exception:  # noqa: BLE001 -- whatever failed, the text was not redacted
                 failed += 1
                 continue
-            rows.append(_row(capture.with_texts(texts)))
+            redacted = [replace(p, text=t) for p, t in zip(pieces, texts, strict=True)]
+            rows.append(_row(capture, redacted))
         return rows, failed
 
 
-def _row(capture: Capture) -> dict[str, Any]:
-    request, response, truncated = document(capture)
+def _row(capture: Capture, pieces: list[Piece]) -> dict[str, Any]:
+    request, response, truncated = document(pieces, capture.finish, capture.max_bytes)
     return {
         "request_id": capture.request_id,
         "created_at": capture.created_at,
