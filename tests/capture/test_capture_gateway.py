@@ -301,6 +301,24 @@ def test_streamed_secret_split_across_chunks_is_redacted(
     assert body["response"][0]["text"] == "Write to <EMAIL_1> with key <AWS_ACCESS_KEY_ID_1>"
 
 
+def test_embedding_inputs_are_captured_redacted(cap: AuthGateway, upstream: FakeOpenAI) -> None:
+    client = cap.client(_team_key(cap, "cap-on"))
+    rid = _rid()
+
+    client.embeddings.create(
+        model="embed-default", input=["plain words", PROMPT], extra_headers={"x-request-id": rid}
+    )
+    body = _content(cap, rid).json()
+
+    assert body["operation"] == "embeddings"
+    assert [part["text"][:24] for part in body["request"]] == [
+        "plain words",
+        "My email is <EMAIL_1> an",
+    ]
+    assert body["response"] == []
+    assert all(c not in str(body) for c in CANARIES)
+
+
 def test_team_that_did_not_opt_in_stores_nothing(cap: AuthGateway, upstream: FakeOpenAI) -> None:
     client = cap.client(_team_key(cap, "cap-off"))
     before = _count(cap)

@@ -34,7 +34,7 @@ async def read_content(
                 .where(
                     ContentRow.request_id == call.request_id,
                     ContentRow.created_at == call.created_at,
-                    ContentRow.team_name == (call.team_name or ""),
+                    ContentRow.team_id == call.team_id,  # both the caller's team, as given
                 )
                 .order_by(ContentRow.id)
             )
