@@ -14,17 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import orjson
 import pytest
+from click.testing import CliRunner
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import func, insert, select
 
-from tests.auth.conftest import DATABASES, AuthGateway, Secrets, auth_settings, database_dsn
+from tests.auth.conftest import (
+    DATABASES,
+    AuthGateway,
+    Secrets,
+    auth_settings,
+    auth_yaml,
+    database_dsn,
+)
 from tests.auth.test_leakage import Collected, _database_text
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.guardrails.samples import run
 from tests.servers import GatewayThread
 from tripoint.capture.tables import ContentRow
 from tripoint.capture.writer import ContentWriter
+from tripoint.cli import main
 from tripoint.config.schema import Settings
 from tripoint.gateway.assembly import assemble
 from tripoint.storage.database import Database
@@ -431,6 +441,34 @@ def test_only_auditors_of_the_team_and_admins_read_content_and_each_read_is_audi
     assert all(e["detail"] == {"request_id": rid, "found": True} for e in audit["data"])
     assert cap.admin("GET", "/calls/999999999/content").status_code == 404
     assert cap.admin("GET", "/calls/0/content").status_code == 422
+
+
+def test_cli_reads_content_as_an_audited_admin(
+    cap: AuthGateway, capture_gateway: tuple[Any, ...], upstream: FakeOpenAI
+) -> None:
+    directory = capture_gateway[2]
+    config = directory / "cli.yaml"
+    config.write_text(auth_yaml(upstream.base_url, directory, CAPTURE))
+    rid = _rid()
+    cap.client(_team_key(cap, "cap-on")).chat.completions.create(
+        model="chat-default",
+        messages=[{"role": "user", "content": PROMPT}],
+        extra_headers={"x-request-id": rid},
+    )
+    call_id = _call_id(cap, rid)
+    _stored(cap, rid)
+    runner = CliRunner(env=cap.secrets.env())
+
+    read = runner.invoke(main, ["audit", "content", str(call_id), "--config", str(config)])
+    missing = runner.invoke(main, ["audit", "content", "999999999", "--config", str(config)])
+    audit = cap.ok("GET", "/audit", params={"action": "call.content.read", "target_id": call_id})
+
+    assert read.exit_code == 0, read.output
+    assert orjson.loads(read.output)["request"][0]["text"].startswith("My email is <EMAIL_1>")
+    assert all(c not in read.output for c in CANARIES)
+    assert missing.exit_code == 1
+    assert "No call with id 999999999" in missing.output
+    assert [e["actor"].split(":")[0] for e in audit["data"]] == ["cli"]
 
 
 def test_expired_rows_are_deleted_in_the_background(cap: AuthGateway) -> None:
