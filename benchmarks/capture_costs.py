@@ -132,6 +132,55 @@ def capture(words: int, rng: random.Random) -> Capture:
     )  # fmt: skip
 
 
+async def loop_lag(busy: asyncio.Task[None] | None, seconds: float = 3.0) -> list[float]:
+    """How late a 1 ms sleep wakes, in ms, sampled for `seconds` (or until `busy` is done)."""
+    lags: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and (busy is None or not busy.done()):
+        started = time.perf_counter()
+        await asyncio.sleep(0.001)
+        lags.append((time.perf_counter() - started) * 1000 - 1.0)
+    return lags
+
+
+async def lag_while_redacting(words: int, captures: int) -> tuple[list[float], list[float]]:
+    """Event-loop lag idle, then while the writer redacts on its thread (the GIL shared)."""
+    engine, writer, database, directory = await _writer()
+    rng = random.Random(11)
+    idle = await loop_lag(None, 2.0)
+    for _ in range(captures):
+        writer.put(capture(words, rng))
+    busy = asyncio.create_task(writer.flush())
+    lags = await loop_lag(busy, 60.0)
+    await busy
+    await database.close()
+    await engine.close()
+    directory.cleanup()
+    return idle, lags
+
+
+async def _writer() -> tuple[
+    GuardrailEngine, ContentWriter, Database, tempfile.TemporaryDirectory[str]
+]:
+    settings = parse_settings(
+        "guardrails: {checks: {pii: {type: pii, action: redact}, secrets: {type: secrets}}}"
+    )
+    engine = GuardrailEngine(settings.guardrails)
+    await engine.start()
+    directory = tempfile.TemporaryDirectory()
+    database = Database(URL.create("sqlite+aiosqlite", database=f"{directory.name}/c.db"))
+    await database.start()
+    writer = ContentWriter(database, Scrubber(engine, ["pii", "secrets"]), {"red": 30})
+    writer.put(capture(10, random.Random(1)))
+    await writer.flush()  # warm: models loaded, first insert done
+    return engine, writer, database, directory
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
 async def writer_cost(words: int, captures: int) -> tuple[float, float]:
     settings = parse_settings(
         "guardrails: {checks: {pii: {type: pii, action: redact}, secrets: {type: secrets}}}"
@@ -165,6 +214,14 @@ def off_path(captures: int) -> None:
         print(f"  {words:>4}-word prompt: {per}, {rate:6.0f} captures/s")
 
 
+def lag(captures: int) -> None:
+    idle, busy = asyncio.run(lag_while_redacting(100, captures))
+    print("event-loop lag (a 1 ms sleep woken late by), ms: p50 / p99 / max")
+    for name, lags in (("idle", idle), ("writer redacting", busy)):
+        p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
+        print(f"  {name:<17} {p50:6.2f} / {p99:6.2f} / {max(lags):6.2f}  ({len(lags)} samples)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=20000)
@@ -173,6 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     hot_path(args.calls, args.repeat)
     off_path(args.captures)
+    lag(args.captures)
 
 
 if __name__ == "__main__":
