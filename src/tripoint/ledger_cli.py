@@ -1,4 +1,4 @@
-"""Operator commands over the call ledger: `usage`, `audit verify|export`, and
+"""Operator commands over the call ledger: `usage`, `audit verify|export|content`, and
 `governance report`. They read the configured database directly."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from tripoint.admin_cli import _settings, audit, config_option
+from tripoint.admin_cli import _run, _settings, audit, config_option
+from tripoint.capture.reading import read_content
 from tripoint.ledger import queries
 from tripoint.storage.database import Database
 
@@ -117,6 +118,17 @@ def audit_export(output: Path, config_path: Path | None) -> None:
         return count
 
     click.echo(f"{_with_ledger(config_path, export)} call records written to {output}")
+
+
+@audit.command("content")
+@click.argument("call_id", type=int)
+@config_option
+def audit_content(call_id: int, config_path: Path | None) -> None:
+    """One call's captured prompt and answer, redacted (the read is itself audited)."""
+    content = _run(
+        config_path, lambda admin, actor: read_content(admin.database, admin, actor, call_id)
+    )
+    click.echo(orjson.dumps(content, option=orjson.OPT_INDENT_2).decode())
 
 
 @click.command("report")

@@ -52,6 +52,7 @@ def test_every_route_names_a_role_and_only_probes_are_public(tmp_path) -> None:
     assert inventory["/admin/keys/{key_id}/revoke"] is Role.TEAM_ADMIN
     assert inventory["/admin/orgs"] is Role.ADMIN
     assert inventory["/v1/chat/completions"] is Role.MEMBER
+    assert inventory["/admin/calls/{call_id}/content"] is Role.AUDITOR
 
 
 def test_inventory_notices_a_route_without_a_requirement() -> None:

@@ -67,6 +67,10 @@ class Administration:
         self._forget = forget  # drop a digest (None: everything) from this replica's key cache
         self._now = now
 
+    @property
+    def database(self) -> Database:
+        return self._database
+
     # orgs ----------------------------------------------------------------------------------
     async def create_org(self, actor: Actor, body: views.NewOrg) -> views.OrgView:
         actor.demand(Role.ADMIN)
@@ -352,6 +356,11 @@ class Administration:
         if row is None or not _sees(actor, row.team_id):
             raise missing("audit entry", entry_id)
         return views.AuditView.model_validate(row)
+
+    async def record(self, actor: Actor, change: Change) -> None:
+        """Audit an action that changes nothing here, such as reading captured prompts."""
+        async with self._database.session() as session:
+            self._audit(session, actor, change)
 
     def _scoped(
         self, query: Select[Row], column: Any, actor: Actor, team_id: str | None

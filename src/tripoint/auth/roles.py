@@ -1,4 +1,5 @@
-"""The four roles, ranked: each may do what the roles below it may."""
+"""The roles, ranked: each may do what the roles below it may. `auditor` reads like a viewer
+and, besides, the stored prompts of its team; only `admin` and `auditor` cover it."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ class Role(StrEnum):
     MEMBER = "member"  # calls the models its team may use
     TEAM_ADMIN = "team_admin"  # manages its own team's users and keys
     ADMIN = "admin"  # everything, every organisation
+    AUDITOR = "auditor"  # a viewer that may also read its team's captured prompts
 
     @property
     def rank(self) -> int:
         return _RANK[self]
 
     def covers(self, other: Role) -> bool:
+        if other is Role.AUDITOR:  # outside the ranking: a team admin cannot mint one
+            return self in (Role.AUDITOR, Role.ADMIN)
         return self.rank >= other.rank
 
 
-_RANK = {Role.VIEWER: 1, Role.MEMBER: 2, Role.TEAM_ADMIN: 3, Role.ADMIN: 4}
+_RANK = {Role.VIEWER: 1, Role.AUDITOR: 1, Role.MEMBER: 2, Role.TEAM_ADMIN: 3, Role.ADMIN: 4}
 
 
 def usable(principal: Principal, model: str) -> bool:

@@ -76,7 +76,8 @@ class TokenVerifier:
                 roles.append(Role(name))
         if not roles:
             raise AuthenticationError(_INVALID)
-        return max(roles, key=lambda role: role.rank)  # a list of groups: the strongest wins
+        # a list of groups: the strongest wins (auditor over viewer, its equal in rank)
+        return max(roles, key=lambda role: (role.rank, role is Role.AUDITOR))
 
     async def close(self) -> None:
         await self._keys.close()

@@ -17,7 +17,7 @@ MetaKey = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=
 MetaValue = str | int | float | bool | None
 Metadata = Annotated[dict[MetaKey, MetaValue], Field(max_length=32)]
 T = TypeVar("T")
-RoleName = Literal["admin", "team_admin", "member", "viewer"]
+RoleName = Literal["admin", "team_admin", "member", "viewer", "auditor"]
 
 
 class Body(BaseModel):

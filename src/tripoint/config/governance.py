@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
 
 from tripoint.config.facts import Pattern
 
@@ -54,17 +54,38 @@ class Policy(_Strict):
         return self
 
 
+class CaptureTeam(_Strict):
+    """One team's opt-in to storing its prompts and answers (redacted; see `capture`)."""
+
+    max_class: str = "internal"  # calls classified above this are never stored
+    retention_days: PositiveInt = 30  # rows older than this are deleted
+    max_bytes: PositiveInt = 65_536  # per call, request and answer together (UTF-8)
+
+
+class CaptureSettings(_Strict):
+    """Prompt and completion storage: off unless a team is named here (its exact name).
+
+    Stored text is always redacted by every PII and secrets check in `guardrails.checks`;
+    a config that opts a team in without one is refused rather than storing raw text.
+    """
+
+    teams: dict[str, CaptureTeam] = Field(default_factory=dict)
+    max_pending: PositiveInt = 10_000  # queued captures beyond this are dropped (and counted)
+
+
 class GovernanceSettings(_Strict):
     classes: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
     default_class: str = "internal"
     team_classes: dict[str, str] = Field(default_factory=dict)  # a team's floor
     findings: dict[str, str] = Field(default_factory=dict)  # finding type -> class it implies
     policies: tuple[Policy, ...] = ()
+    capture: CaptureSettings = CaptureSettings()
 
     @model_validator(mode="after")
     def _classes_known(self) -> GovernanceSettings:
         named = [self.default_class, *self.team_classes.values(), *self.findings.values()]
         named += [p.when.class_at_least for p in self.policies if p.when.class_at_least]
+        named += [team.max_class for team in self.capture.teams.values()]
         unknown = sorted({c for c in named if c not in self.classes})
         if unknown:
             raise ValueError(f"unknown data classes {unknown}; known: {list(self.classes)}")

@@ -342,7 +342,7 @@ class StorageSettings(Strict):
         return url
 
 
-Role = Literal["admin", "team_admin", "member", "viewer"]
+Role = Literal["admin", "team_admin", "member", "viewer", "auditor"]
 DATABASE_SCHEMES = frozenset(
     {"postgresql", "postgres", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
 )
@@ -491,6 +491,23 @@ class Settings(Strict):
                 for t in route.targets
             )
         ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _capture_is_redacted(self) -> Settings:
+        """Captured prompts are stored redacted, for named teams: refuse what cannot be."""
+        if not self.governance.capture.teams:
+            return self
+        problems = []
+        if self.auth is None:
+            problems.append("governance.capture: needs `auth` (captures are per team)")
+        if not any(c.type in ("pii", "secrets") for c in self.guardrails.checks.values()):
+            problems.append(
+                "governance.capture: needs a `pii` or `secrets` check in guardrails.checks; "
+                "captured text is always stored redacted, never raw"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -25,7 +25,10 @@ from tripoint.telemetry.observer import Telemetry
 if TYPE_CHECKING:  # imported where used: an open gateway without storage never loads them
     from tripoint.auth.identity import Identity
     from tripoint.batch.runner import BatchRunner
+    from tripoint.guardrails.engine import GuardrailEngine
+    from tripoint.guardrails.scanner import GuardrailFindings
     from tripoint.ledger.writer import CallLedger
+    from tripoint.storage.database import Database
 
 log = logging.getLogger("tripoint")
 
@@ -42,6 +45,8 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
         stages["cache"] = ResponseCache(
             cached, MemoryCacheStore(settings.routing.cache_max_entries)
         )
+    guardrails: GuardrailEngine | None = None
+    scanner: GuardrailFindings | None = None
     if settings.guardrails.checks:
         # the guardrails extra (Presidio, ONNX Runtime) is imported only when configured
         from tripoint.guardrails.engine import GuardrailEngine  # noqa: PLC0415
@@ -52,13 +57,15 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
         components.append(guardrails)
         stages["guardrails"] = GuardrailStage(guardrails, settings.guardrails)
         scanner = GuardrailFindings(guardrails, list(settings.guardrails.checks))
-    else:
-        scanner = None
     governance = settings.governance
-    if governance.policies or governance.team_classes or governance.findings:
+    capture = governance.capture.teams
+    if governance.policies or governance.team_classes or governance.findings or capture:
         stages["classify"] = Classify(governance, scanner=scanner if governance.findings else None)
         stages["govern"] = Govern(governance, routes_of(settings))
     identity, ledger = _identity(settings, components, stages)
+    if capture and ledger is not None and guardrails is not None:  # the config checks both
+        stages["capture"], writer = _capture(settings, guardrails, ledger.database)
+        components.append(writer)  # after the database: flushed before it closes
     batches = _batch_runner(settings)
     if batches is not None:
         components.append(batches)
@@ -114,6 +121,26 @@ def _identity(
     stages["authenticate"] = Authenticate(identity.authenticator)
     stages["authorize"] = Authorize()
     return identity, ledger
+
+
+def _capture(
+    settings: Settings, guardrails: GuardrailEngine, database: Database
+) -> tuple[Stage, Component]:
+    """Opted-in teams' prompts and answers, redacted by every PII and secrets check."""
+    from tripoint.capture.stage import CaptureStage  # noqa: PLC0415
+    from tripoint.capture.writer import ContentWriter  # noqa: PLC0415
+    from tripoint.guardrails.scrubber import Scrubber  # noqa: PLC0415
+
+    checks = settings.guardrails.checks
+    redacting = [name for name, check in checks.items() if check.type in ("pii", "secrets")]
+    capture = settings.governance.capture
+    writer = ContentWriter(
+        database,
+        Scrubber(guardrails, redacting),
+        {team: rule.retention_days for team, rule in capture.teams.items()},
+        max_pending=capture.max_pending,
+    )
+    return CaptureStage(settings.governance, writer), writer
 
 
 def _batch_runner(settings: Settings) -> BatchRunner | None:

@@ -47,6 +47,7 @@ PIPELINE = (
     "govern",
     "limits",
     "guardrails",
+    "capture",  # opted-in teams' texts, as the upstream sees them (after input redaction)
     "cache",  # innermost: a hit still passed every control, and costs no tokens
 )
 

@@ -54,6 +54,14 @@ class Vault:
             self._originals[name] = value
         return name
 
+    def skip_present(self, texts: Sequence[str]) -> None:
+        """Number new placeholders after those already in `texts` (a request redacted by the
+        call's own guardrails), so two different values never share one placeholder."""
+        for text in texts:
+            for found in PLACEHOLDER.finditer(text):
+                tag, _, number = found.group()[1:-1].rpartition("_")
+                self._numbers[tag] = max(self._numbers.get(tag, 0), int(number))
+
     @property
     def reversible(self) -> bool:
         return bool(self._originals)

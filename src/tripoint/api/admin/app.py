@@ -11,6 +11,7 @@ from starlette.responses import Response
 from tripoint import __version__
 from tripoint.api import errors
 from tripoint.api.admin.access import Authenticated
+from tripoint.api.admin.content_routes import router as content_router
 from tripoint.api.admin.ledger_routes import router as ledger_router
 from tripoint.api.admin.routes import router
 from tripoint.auth.identity import Identity
@@ -37,6 +38,7 @@ def admin_app(gateway: Gateway, identity: Identity) -> FastAPI:
     app.state.administration = identity.administration
     app.state.ledger_database = gateway.ledger.database if gateway.ledger else None
     app.include_router(ledger_router)
+    app.include_router(content_router)
     app.include_router(router)
     app.add_middleware(Authenticated, gateway=gateway)
     app.add_exception_handler(RequestValidationError, _on_invalid)
