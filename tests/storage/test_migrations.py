@@ -46,7 +46,7 @@ async def test_migrations_build_exactly_the_declared_tables(
     await database.close()
 
     assert differences == []
-    assert revision == "0002_call_ledger"  # the newest migration
+    assert revision == "0003_scope_limits"  # the newest migration
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(

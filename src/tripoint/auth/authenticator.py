@@ -16,6 +16,7 @@ from tripoint.auth.directory import KeyGrant, TeamGrant
 from tripoint.auth.keys import KeyHasher, well_formed
 from tripoint.auth.roles import Role
 from tripoint.auth.tokens import TokenVerifier, looks_like_jwt
+from tripoint.config.limits import NO_LIMITS
 from tripoint.errors import AuthenticationError
 from tripoint.pipeline.call import Principal
 
@@ -88,6 +89,9 @@ class Authenticator:
             models=grant.models,
             key_id=grant.key_id,
             expires_at=grant.expires_at,
+            org=grant.org_id,
+            org_name=grant.org_name,
+            limits=grant.limits,
         )
 
     async def _from_token(self, token: str) -> Principal:
@@ -109,4 +113,7 @@ class Authenticator:
             kind="jwt",
             models=team.models if team else None,
             expires_at=claims.expires_at,
+            org=team.org_id if team else None,
+            org_name=team.org_name if team else None,
+            limits=team.limits if team else NO_LIMITS,
         )

@@ -10,6 +10,7 @@ from tripoint.auth.cache import TtlCache
 from tripoint.auth.directory import Directory, KeyGrant, TeamGrant
 from tripoint.auth.jwks import JwksKeys, StaticKeys
 from tripoint.auth.keys import KeyHasher
+from tripoint.auth.limit_admin import LimitAdministration
 from tripoint.auth.tokens import KeySource, TokenVerifier
 from tripoint.config.schema import AuthSettings
 from tripoint.errors import ConfigError
@@ -51,6 +52,7 @@ class Identity:
             rotation_grace=settings.rotation_grace,
             forget=self._forget,
         )
+        self.limits = LimitAdministration(database, forget=self._forget)
         self.database = database
         self.cache_ttl = settings.key_cache_ttl
 

@@ -33,7 +33,10 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     """`span_exporter` receives finished spans (tests, embedders); else OTLP when configured."""
     components: list[Component] = []
     stages: dict[str, Stage] = {}
-    stages["limits"], quota, limit_components = build_limits(settings.limits)
+    stages["limits"], quota, limit_components = build_limits(
+        settings.limits,
+        stored=settings.auth is not None,  # the admin API sets limits too
+    )
     components += limit_components
     cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
     if cached:

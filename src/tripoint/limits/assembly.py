@@ -51,12 +51,12 @@ def redis_client(config: RedisStore) -> aioredis.Redis:
 
 
 def build_limits(
-    settings: LimitsSettings,
+    settings: LimitsSettings, *, stored: bool = False
 ) -> tuple[Limits, OutboundQuota | None, list[Component]]:
     """The stage, the backends' outbound quota (if any), and the components the gateway
-    must start (token counter, Redis)."""
+    must start (token counter, Redis). `stored`: limits may also be set through the admin API."""
     counter = TokenCounter()
-    wanted = configured(settings) or bool(settings.backends)
+    wanted = configured(settings) or bool(settings.backends) or stored
     components: list[Component] = [counter] if wanted else []
     store: LimitStore
     if isinstance(settings.store, RedisStore):
