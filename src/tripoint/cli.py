@@ -19,6 +19,7 @@ from tripoint.engine.downloads import pull_defaults
 from tripoint.engine.errors import EngineError
 from tripoint.errors import ConfigError, TripointError
 from tripoint.ledger_cli import governance_report, usage
+from tripoint.limits_cli import limits
 from tripoint.logs import configure_logging
 
 T = TypeVar("T")
@@ -252,6 +253,7 @@ def _settings_or_exit(config_path: Path | None) -> Settings:
 for _command in COMMANDS:
     main.add_command(_command)
 main.add_command(usage)
+main.add_command(limits)
 governance.add_command(governance_report)
 
 logging.captureWarnings(capture=True)
