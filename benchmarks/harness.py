@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import h2load, instructions, processes, report, ttft
 from benchmarks.processes import Memory, Process
-from benchmarks.scenarios import VARIANTS, Cell, Variant, matrix, request_body
+from benchmarks.scenarios import REDIS_ENV, VARIANTS, Cell, Variant, matrix, request_body
 
 DIRECT = "direct"
 
@@ -95,9 +95,14 @@ class Bench:
         self.upstream_url = ""
         self.gateways: dict[str, tuple[Process, str]] = {}  # variant -> (process, /v1 URL)
         self.facts: dict[str, GatewayFacts] = {v.name: GatewayFacts(v.name) for v in variants}
+        self.redis: Process | None = None
+        self.env: dict[str, str] = {}  # for the gateways: where the run's Redis listens
 
     def start(self) -> None:
         self.upstream, self.upstream_url = processes.start_upstream(self.workdir)
+        if any(v.redis for v in self.variants):
+            self.redis, url = processes.start_redis(self.workdir)
+            self.env[REDIS_ENV] = url
         for variant in self.variants:
             self._start_gateway(variant)
 
@@ -106,6 +111,8 @@ class Bench:
             process.stop()
         if self.upstream is not None:
             self.upstream.stop()
+        if self.redis is not None:
+            self.redis.stop()
 
     def _config(self, variant: Variant) -> Path:
         path = self.workdir / f"{variant.name}.yaml"
@@ -118,12 +125,14 @@ class Bench:
         log = self.workdir / f"{variant.name}.log"
         for _ in range(self.plan.startups - 1):  # fresh processes, timed, then stopped
             process, startup = processes.start_gateway(
-                config, processes.free_port(), log, source=variant.source
+                config, processes.free_port(), log, source=variant.source, env=self.env
             )
             process.stop()
             facts.startups_s.append(startup)
         port = processes.free_port()
-        process, startup = processes.start_gateway(config, port, log, source=variant.source)
+        process, startup = processes.start_gateway(
+            config, port, log, source=variant.source, env=self.env
+        )
         facts.startups_s.append(startup)
         time.sleep(0.5)  # let start-up garbage settle before calling the process idle
         facts.idle = processes.memory(process.pid)

@@ -44,6 +44,7 @@ class Variant:
     config: ConfigFactory
     description: str
     source: Path | None = None  # run Tripoint from this source tree (`src/`), not the installed one
+    redis: bool = False  # needs the run's redis-server (its URL in $TRIPOINT_BENCH_REDIS)
 
 
 def bare_config(upstream_url: str, models: Sequence[str]) -> str:
@@ -78,6 +79,17 @@ def limits_config(upstream_url: str, models: Sequence[str]) -> str:
     )
 
 
+REDIS_ENV = "TRIPOINT_BENCH_REDIS"
+
+
+def limits_redis_config(upstream_url: str, models: Sequence[str]) -> str:
+    """The same limits with the counters in Redis, as replicas share them: one Lua script per
+    reservation and one per settlement, over loopback to a durable redis-server."""
+    return limits_config(upstream_url, models) + (
+        f"  store: {{type: redis, url: env:{REDIS_ENV}, timeout: 1}}\n"
+    )
+
+
 def routing_config(upstream_url: str, models: Sequence[str]) -> str:
     """The bare data plane with the routing layer's choices on: least-outstanding strategy
     over two targets, retries, breakers (the upstream never fails: the cost of the bookkeeping)."""
@@ -99,6 +111,12 @@ models:
 VARIANTS: tuple[Variant, ...] = (
     Variant("tripoint", bare_config, "data plane with metrics and the record stage (defaults)"),
     Variant("limits", limits_config, "plus a caller's RPM, TPM and budget (memory store)"),
+    Variant(
+        "limits-redis",
+        limits_redis_config,
+        "the same limits in Redis (AOF, appendfsync always)",
+        redis=True,
+    ),
     Variant("routing", routing_config, "plus least-outstanding over two targets, retries"),
 )
 
