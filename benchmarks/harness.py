@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import h2load, instructions, processes, report, ttft
 from benchmarks.processes import Memory, Process
-from benchmarks.scenarios import REDIS_ENV, VARIANTS, Cell, Variant, matrix, request_body
+from benchmarks.scenarios import VARIANTS, Cell, Variant, matrix, redis_env, request_body
 
 DIRECT = "direct"
 
@@ -95,14 +95,15 @@ class Bench:
         self.upstream_url = ""
         self.gateways: dict[str, tuple[Process, str]] = {}  # variant -> (process, /v1 URL)
         self.facts: dict[str, GatewayFacts] = {v.name: GatewayFacts(v.name) for v in variants}
-        self.redis: Process | None = None
-        self.env: dict[str, str] = {}  # for the gateways: where the run's Redis listens
+        self.redis: list[Process] = []
+        self.env: dict[str, str] = {}  # for the gateways: where the run's redis-servers listen
 
     def start(self) -> None:
         self.upstream, self.upstream_url = processes.start_upstream(self.workdir)
-        if any(v.redis for v in self.variants):
-            self.redis, url = processes.start_redis(self.workdir)
-            self.env[REDIS_ENV] = url
+        for fsync in sorted({v.redis for v in self.variants if v.redis}):
+            redis, url = processes.start_redis(self.workdir / fsync, fsync)
+            self.redis.append(redis)
+            self.env[redis_env(fsync)] = url
         for variant in self.variants:
             self._start_gateway(variant)
 
@@ -111,8 +112,8 @@ class Bench:
             process.stop()
         if self.upstream is not None:
             self.upstream.stop()
-        if self.redis is not None:
-            self.redis.stop()
+        for redis in self.redis:
+            redis.stop()
 
     def _config(self, variant: Variant) -> Path:
         path = self.workdir / f"{variant.name}.yaml"

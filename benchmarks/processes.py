@@ -131,19 +131,19 @@ def tripoint_command() -> str:
     return str(candidate)
 
 
-def start_redis(workdir: Path, timeout: float = 15.0) -> tuple[Process, str]:
-    """A private redis-server on loopback, durable as budgets need it (AOF, fsync always);
-    returns it and its URL."""
+def start_redis(workdir: Path, fsync: str = "always", timeout: float = 15.0) -> tuple[Process, str]:
+    """A private redis-server on loopback persisting with AOF and `appendfsync <fsync>`
+    (`always` is what budgets need); returns it and its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (Debian's redis-server)")
     port = free_port()
     data = workdir / "redis"
-    data.mkdir(exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "yes", "--appendfsync", "always", "--dir", str(data),
+            "--appendonly", "yes", "--appendfsync", fsync, "--dir", str(data),
             "--protected-mode", "no"]  # fmt: skip
-    process = Process(argv, "redis", workdir / "redis.log")
+    process = Process(argv, "redis", data / "redis.log")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -81,17 +81,22 @@ def configured(settings: LimitsSettings) -> bool:
 
 def tightest(*specs: LimitSpec | None) -> LimitSpec | None:
     """One spec holding, field by field, the lowest of the given limits (every one applies)."""
+    given = [spec for spec in specs if spec is not None]
+    if len(given) <= 1:  # the usual case, on the hot path: nothing to merge
+        return given[0] if given else None
     values: dict[str, object] = {}
-    for spec in specs:
-        for name, limit in spec.model_dump(exclude_none=True).items() if spec else ():
+    for spec in given:
+        for name, limit in spec.model_dump(exclude_none=True).items():
             values[name] = min(limit, values.get(name, limit))
-    return LimitSpec.model_validate(values) if values else None
+    return LimitSpec.model_construct(**values)  # type: ignore[arg-type]  # validated fields
 
 
 def fallback(spec: LimitSpec | None, defaults: LimitSpec) -> LimitSpec:
     """The caller's own limits, with `defaults` for every field they leave unset."""
     if spec is None:
         return defaults
+    if not defaults.model_fields_set:
+        return spec
     return defaults.model_copy(update=spec.model_dump(exclude_none=True))
 
 
