@@ -121,6 +121,17 @@ async def test_a_changed_budget_applies_at_once_and_keeps_what_was_spent(gw: Aut
     assert cleared == {"ok": 3}
 
 
+async def test_a_rotated_key_keeps_the_limits_set_on_the_old_one(gw: AuthGateway) -> None:
+    key = gw.key(gw.team()["id"])
+    set_limits(gw, f"/keys/{key['id']}", budget_usd_total="0.02", max_concurrent=4)
+
+    rotated = gw.ok("POST", f"/keys/{key['id']}/rotate", json={"grace_seconds": 0})
+    outcomes = await call_many(gw, [rotated["key"]], 4)
+
+    assert gw.ok("GET", f"/keys/{rotated['id']}/limits")["max_concurrent"] == 4
+    assert outcomes == {"ok": 2, "429 budget_exceeded": 2}  # its own counter starts afresh
+
+
 async def test_config_and_admin_api_limits_both_apply(gw: AuthGateway) -> None:
     team = gw.team(name="capped")  # config: a $0.03 budget for team 'capped'
     key = gw.key(team["id"])
@@ -194,7 +205,7 @@ def test_limits_read_back_and_every_change_is_audited(gw: AuthGateway) -> None:
 
     assert read == stored
     assert (read["requests_per_minute"], read["budget_usd_per_day"]) == (60, "2.5")
-    assert read["updated_by"] == "bootstrap"
+    assert (read["updated_by"], read["updated_role"]) == ("bootstrap", "admin")
     assert cleared["requests_per_minute"] is None
     assert cleared["updated_at"] is None
     actions = [(e["action"], e["detail"]) for e in audit]
@@ -250,6 +261,18 @@ class TestRoles:
         )
 
         assert answer["max_concurrent"] == 3
+
+    def test_limits_an_admin_set_bind_the_team_admin_too(
+        self, gw: AuthGateway, teams: dict[str, Any]
+    ) -> None:
+        path = f"/keys/{teams['own_key']}/limits"
+        set_limits(gw, f"/keys/{teams['own_key']}", budget_usd_per_day="1")
+
+        raised = gw.admin("PUT", path, teams["team_admin"], json={"budget_usd_per_day": "100"})
+        cleared = gw.admin("DELETE", path, teams["team_admin"])
+
+        assert (raised.status_code, cleared.status_code) == (403, 403)
+        assert gw.ok("GET", path, key=teams["team_admin"])["budget_usd_per_day"] == "1"
 
     def test_another_teams_key_answers_404_like_a_missing_one(
         self, gw: AuthGateway, teams: dict[str, Any]

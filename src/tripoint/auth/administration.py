@@ -19,7 +19,7 @@ from tripoint.auth import views
 from tripoint.auth.grants import Actor, Grants
 from tripoint.auth.keys import KeyHasher, new_id
 from tripoint.auth.roles import Role
-from tripoint.auth.tables import AuditRow, KeyRow, OrgRow, TeamRow, UserRow
+from tripoint.auth.tables import AuditRow, KeyRow, LimitRow, OrgRow, TeamRow, UserRow
 from tripoint.errors import NotFoundError, UnprocessableError
 from tripoint.storage.database import Database
 
@@ -298,6 +298,10 @@ class Administration:
                 expires_at=old.expires_at,
             )
             session.add(new)
+            limits = await session.get(LimitRow, ("key", old.id))
+            if limits is not None:  # the new key keeps the limits set on the old one
+                columns = {c.key: getattr(limits, c.key) for c in LimitRow.__table__.columns}
+                session.add(LimitRow(**{**columns, "subject_id": new.id}))
             cutoff = now + timedelta(seconds=grace)
             old.expires_at = cutoff if old.expires_at is None else min(old.expires_at, cutoff)
             old.replaced_by = new.id

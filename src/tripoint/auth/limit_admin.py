@@ -2,8 +2,8 @@
 audited, and the key cache told so this replica applies them at once (others within its TTL).
 
 Orgs and teams are an admin's to limit; a team admin limits its own team's keys and users (never
-one above its own role), inside the team's and the org's limits, which still apply. Another
-team's objects answer 404, exactly as missing ones.
+one above its own role, nor limits an admin set), inside the team's and the org's limits, which
+still apply. Another team's objects answer 404, exactly as missing ones.
 """
 
 from __future__ import annotations
@@ -104,6 +104,7 @@ class LimitAdministration:
         async with self._database.session() as session:
             subject = await self._writable(session, actor, scope, subject_id)
             row = await session.get(LimitRow, (scope.value, subject_id))
+            _may_change(actor, row)
             if row is None:
                 row = LimitRow(scope=scope.value, subject_id=subject_id)
                 session.add(row)
@@ -114,6 +115,7 @@ class LimitAdministration:
                 usd = limits.get(name)
                 setattr(row, column, None if usd is None else int(usd * NANO_PER_USD))
             row.updated_by = actor.principal.id[:80]
+            row.updated_role = actor.role.value
             row.updated_at = self._now()
             detail: dict[str, object] = {name: str(v) for name, v in limits.items()}
             change = _change("limits.set", scope, subject_id, subject, detail)
@@ -125,6 +127,7 @@ class LimitAdministration:
         async with self._database.session() as session:
             subject = await self._writable(session, actor, scope, subject_id)
             row = await session.get(LimitRow, (scope.value, subject_id))
+            _may_change(actor, row)
             if row is not None:
                 await session.delete(row)
                 change = _change("limits.clear", scope, subject_id, subject, {})
@@ -171,6 +174,16 @@ class LimitAdministration:
         return found
 
 
+def _may_change(actor: Actor, row: LimitRow | None) -> None:
+    """Limits an admin set on a key or user bind its team admin too: only as high a role may
+    change or clear them."""
+    if row is not None and not actor.role.covers(Role(row.updated_role)):
+        raise PermissionDeniedError(
+            f"These limits were set by a {row.updated_role}; only a {row.updated_role} may "
+            "change them."
+        )
+
+
 def _change(
     action: str, scope: Scope, subject_id: str, subject: _Subject, detail: dict[str, object]
 ) -> Change:
@@ -186,6 +199,7 @@ def _view(scope: Scope, subject_id: str, row: LimitRow | None) -> views.LimitsVi
             "id": subject_id,
             **fields_of(row),
             "updated_by": row.updated_by,
+            "updated_role": row.updated_role,
             "updated_at": row.updated_at,
         }
     )

@@ -105,4 +105,5 @@ class LimitRow(Base):
     budget_nano_per_month: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     budget_nano_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(80))
+    updated_role: Mapped[str] = mapped_column(String(20))  # only as high a role may change them
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

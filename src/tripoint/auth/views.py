@@ -166,6 +166,7 @@ class LimitsView(LimitsBody):
     scope: Literal["org", "team", "key", "user"]
     id: str
     updated_by: str | None = None
+    updated_role: str | None = None  # a caller below this role may not change them
     updated_at: datetime | None = None
 
 

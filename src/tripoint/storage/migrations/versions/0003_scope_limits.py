@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("team_id", sa.String(40), nullable=True),
         *(sa.Column(name, sa.BigInteger(), nullable=True) for name in _FIELDS),
         sa.Column("updated_by", sa.String(80), nullable=False),
+        sa.Column("updated_role", sa.String(20), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("scope", "subject_id", name="pk_scope_limits"),
     )
