@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from tests.auth.conftest import AuthGateway, Secrets, auth_settings, auth_yaml
+from tests.fakes.jwks_server import JwksServer, SigningKey, claims
 from tests.fakes.openai_upstream import FakeOpenAI
 from tests.redis_server import RedisServer
 from tests.servers import GatewayThread
@@ -325,6 +326,33 @@ class TestRoles:
 
         assert read["budget_usd_per_month"] == "100"
         assert other.status_code == 404
+
+
+async def test_a_jwt_caller_is_bound_by_its_teams_and_orgs_stored_limits(
+    upstream: FakeOpenAI, tmp_path: Path
+) -> None:
+    upstream.always(words=WORDS)
+    jwks = JwksServer(SigningKey("k1")).start()
+    extra = f"  jwt: {{issuer: https://idp.test, audience: tripoint, jwks_url: {jwks.url}}}\n"
+    secret = Secrets(dsn=f"sqlite:///{tmp_path / 'tripoint.db'}")
+    settings = auth_settings(upstream.base_url, secret, tmp_path, extra + LIMITS)
+    thread = GatewayThread(settings).start()
+    gw = AuthGateway(thread, secret, "sqlite")
+    try:
+        team = gw.team(name="jwt-team")
+        set_limits(gw, f"/orgs/{team['org_id']}", budget_usd_total="0.03")
+        set_limits(gw, f"/teams/{team['id']}", requests_per_minute=2)
+        token = jwks.keys[0].sign(claims(team="jwt-team", role="member"))
+        outcomes = await call_many(gw, [token], 4)
+        set_limits(gw, f"/teams/{team['id']}", requests_per_minute=100)  # forgets cached grants
+        later = await call_many(gw, [token], 4)
+    finally:
+        gw.session.close()
+        thread.stop()
+        jwks.stop()
+
+    assert outcomes == {"ok": 2, "429 rate_limit_exceeded": 2}  # the team's RPM
+    assert later == {"ok": 1, "429 budget_exceeded": 3}  # the org's $0.03, $0.02 spent
 
 
 def test_the_cli_sets_limits_the_gateway_enforces(
