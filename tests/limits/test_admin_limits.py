@@ -5,7 +5,9 @@ on the replica that set them, org limits shared across teams, and the role rules
 from __future__ import annotations
 
 import asyncio
+import io
 import secrets
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -120,6 +123,40 @@ async def test_a_changed_budget_applies_at_once_and_keeps_what_was_spent(gw: Aut
     assert first == {"ok": 2, "429 budget_exceeded": 2}
     assert raised == {"ok": 3, "429 budget_exceeded": 3}  # $0.05 less the $0.02 already spent
     assert cleared == {"ok": 3}
+
+
+def test_batch_lines_are_bound_by_the_submitting_keys_limits(gw: AuthGateway) -> None:
+    key = gw.key(gw.team()["id"])
+    set_limits(gw, f"/keys/{key['id']}", budget_usd_total="0.02")
+    body = {
+        "model": "chat-default",
+        "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    content = b"\n".join(
+        orjson.dumps(
+            {"custom_id": f"l{i}", "method": "POST", "url": "/v1/chat/completions", "body": body}
+        )
+        for i in range(4)
+    )
+    client = gw.client(key["key"])
+
+    uploaded = client.files.create(file=("in.jsonl", io.BytesIO(content)), purpose="batch")
+    batch = client.batches.create(
+        input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    deadline = time.monotonic() + 60
+    while batch.status not in ("completed", "failed") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        batch = client.batches.retrieve(batch.id)
+
+    assert batch.request_counts is not None
+    assert (batch.request_counts.completed, batch.request_counts.failed) == (2, 2)
+    assert batch.error_file_id is not None
+    errors = [
+        orjson.loads(r) for r in client.files.content(batch.error_file_id).content.splitlines()
+    ]
+    assert {e["error"]["code"] for e in errors} == {"budget_exceeded"}
 
 
 async def test_a_rotated_key_keeps_the_limits_set_on_the_old_one(gw: AuthGateway) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from tripoint.auth.cache import TtlCache
@@ -49,12 +50,14 @@ class Authenticator:
         *,
         tokens: TokenVerifier | None = None,
         bootstrap_key: str | None = None,
+        key_ids: TtlCache[str, KeyGrant | None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.hasher = hasher
         self.keys = keys
         self._teams = teams
         self._tokens = tokens
+        self._key_ids = key_ids  # grants by key id, for principals recorded earlier
         self._bootstrap = hasher.digest(bootstrap_key) if bootstrap_key else None
         self._now = now
 
@@ -72,6 +75,24 @@ class Authenticator:
         if self._tokens is not None and looks_like_jwt(credential):
             return await self._from_token(credential)
         raise AuthenticationError(INVALID)
+
+    async def refresh(self, principal: Principal) -> Principal:
+        """A principal recorded earlier (a batch's submitter) with its org and limits as they
+        are now, so a batch cannot outrun limits set since; a key revoked since is refused."""
+        if principal.key_id is not None and self._key_ids is not None:
+            grant = await self._key_ids.get(principal.key_id)
+            if grant is None:
+                raise AuthenticationError(INVALID)
+            return replace(
+                principal, org=grant.org_id, org_name=grant.org_name, limits=grant.limits
+            )
+        if principal.team_name is not None:
+            team = await self._teams.get(principal.team_name)
+            if team is not None:
+                return replace(
+                    principal, org=team.org_id, org_name=team.org_name, limits=team.limits
+                )
+        return principal
 
     def _from_key(self, digest: str, grant: KeyGrant | None) -> Principal:
         # Found by digest; compared again in constant time so no code path compares secrets

@@ -59,6 +59,13 @@ class Directory:
     async def key(self, digest: str) -> KeyGrant | None:
         """The live (not revoked, user not disabled) key with this digest, or None, with the
         limits stored for its org, team, itself and its user (one query)."""
+        return await self._key(KeyRow.digest == digest)
+
+    async def key_by_id(self, key_id: str) -> KeyGrant | None:
+        """The same, by key id: for calls made later on a key's behalf (batch lines)."""
+        return await self._key(KeyRow.id == key_id)
+
+    async def _key(self, which: ColumnElement[bool]) -> KeyGrant | None:
         org_l, team_l, key_l, user_l = (aliased(LimitRow) for _ in range(4))
         query = (
             select(KeyRow, TeamRow, UserRow.disabled_at, OrgRow.name, org_l, team_l, key_l, user_l)
@@ -69,7 +76,7 @@ class Directory:
             .outerjoin(team_l, _limits_of(team_l, Scope.TEAM, KeyRow.team_id))
             .outerjoin(key_l, _limits_of(key_l, Scope.KEY, KeyRow.id))
             .outerjoin(user_l, _limits_of(user_l, Scope.USER, KeyRow.user_id))
-            .where(KeyRow.digest == digest)
+            .where(which)
         )
         async with self._database.session() as session:
             found = (await session.execute(query)).first()

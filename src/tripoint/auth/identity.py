@@ -36,6 +36,9 @@ class Identity:
         self.teams: TtlCache[str, TeamGrant | None] = TtlCache(
             directory.team, ttl=settings.key_cache_ttl, max_size=10_000
         )
+        self.key_ids: TtlCache[str, KeyGrant | None] = TtlCache(
+            directory.key_by_id, ttl=settings.key_cache_ttl, max_size=settings.key_cache_size
+        )
         self.tokens = _tokens(settings)
         bootstrap = settings.bootstrap_admin_key
         self.authenticator = Authenticator(
@@ -44,6 +47,7 @@ class Identity:
             self.teams,
             tokens=self.tokens,
             bootstrap_key=bootstrap.get_secret_value() if bootstrap else None,
+            key_ids=self.key_ids,
         )
         self.administration = Administration(
             database,
@@ -57,6 +61,7 @@ class Identity:
         self.cache_ttl = settings.key_cache_ttl
 
     def _forget(self, digest: str | None) -> None:
+        self.key_ids.clear()  # by id, it cannot be told apart; only batch lines read it
         if digest is None:
             self.keys.clear()
             self.teams.clear()
