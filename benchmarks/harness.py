@@ -19,7 +19,7 @@ from pathlib import Path
 
 from benchmarks import h2load, instructions, processes, report, ttft
 from benchmarks.processes import Memory, Process
-from benchmarks.scenarios import VARIANTS, Cell, Variant, matrix, request_body
+from benchmarks.scenarios import VARIANTS, Cell, Variant, matrix, redis_env, request_body
 
 DIRECT = "direct"
 
@@ -95,9 +95,15 @@ class Bench:
         self.upstream_url = ""
         self.gateways: dict[str, tuple[Process, str]] = {}  # variant -> (process, /v1 URL)
         self.facts: dict[str, GatewayFacts] = {v.name: GatewayFacts(v.name) for v in variants}
+        self.redis: list[Process] = []
+        self.env: dict[str, str] = {}  # for the gateways: where the run's redis-servers listen
 
     def start(self) -> None:
         self.upstream, self.upstream_url = processes.start_upstream(self.workdir)
+        for fsync in sorted({v.redis for v in self.variants if v.redis}):
+            redis, url = processes.start_redis(self.workdir / fsync, fsync)
+            self.redis.append(redis)
+            self.env[redis_env(fsync)] = url
         for variant in self.variants:
             self._start_gateway(variant)
 
@@ -106,6 +112,8 @@ class Bench:
             process.stop()
         if self.upstream is not None:
             self.upstream.stop()
+        for redis in self.redis:
+            redis.stop()
 
     def _config(self, variant: Variant) -> Path:
         path = self.workdir / f"{variant.name}.yaml"
@@ -118,12 +126,14 @@ class Bench:
         log = self.workdir / f"{variant.name}.log"
         for _ in range(self.plan.startups - 1):  # fresh processes, timed, then stopped
             process, startup = processes.start_gateway(
-                config, processes.free_port(), log, source=variant.source
+                config, processes.free_port(), log, source=variant.source, env=self.env
             )
             process.stop()
             facts.startups_s.append(startup)
         port = processes.free_port()
-        process, startup = processes.start_gateway(config, port, log, source=variant.source)
+        process, startup = processes.start_gateway(
+            config, port, log, source=variant.source, env=self.env
+        )
         facts.startups_s.append(startup)
         time.sleep(0.5)  # let start-up garbage settle before calling the process idle
         facts.idle = processes.memory(process.pid)

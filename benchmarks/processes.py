@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,8 +131,40 @@ def tripoint_command() -> str:
     return str(candidate)
 
 
+def start_redis(workdir: Path, fsync: str = "always", timeout: float = 15.0) -> tuple[Process, str]:
+    """A private redis-server on loopback persisting with AOF and `appendfsync <fsync>`
+    (`always` is what budgets need); returns it and its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed (Debian's redis-server)")
+    port = free_port()
+    data = workdir / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", fsync, "--dir", str(data),
+            "--protected-mode", "no"]  # fmt: skip
+    process = Process(argv, "redis", data / "redis.log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.02)
+    process.stop()
+    raise RuntimeError(f"redis-server did not answer within {timeout}s: {process.log}")
+
+
 def start_gateway(
-    config: Path, port: int, log: Path, timeout: float = 30.0, source: Path | None = None
+    config: Path,
+    port: int,
+    log: Path,
+    timeout: float = 30.0,
+    source: Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
 ) -> tuple[Process, float]:
     """`tripoint serve --config FILE` as a real process; returns it and its start-up time.
 
@@ -141,9 +174,9 @@ def start_gateway(
     serve = ["serve", "--config", str(config), "--log-level", "warning"]
     serve += ["--host", "127.0.0.1", "--port", str(port)]
     if source is None:
-        process = Process([tripoint_command(), *serve], "gateway", log)
+        process = Process([tripoint_command(), *serve], "gateway", log, env)
     else:
-        env = {"PYTHONPATH": str(source / "src")}
+        env = {**(env or {}), "PYTHONPATH": str(source / "src")}
         process = Process([sys.executable, "-m", "tripoint", *serve], "gateway", log, env)
     startup = process.wait_for(f"http://127.0.0.1:{port}/v1/models", timeout)
     return process, startup

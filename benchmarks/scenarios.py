@@ -44,6 +44,7 @@ class Variant:
     config: ConfigFactory
     description: str
     source: Path | None = None  # run Tripoint from this source tree (`src/`), not the installed one
+    redis: str | None = None  # needs a redis-server with this `appendfsync` (URL: redis_env())
 
 
 def bare_config(upstream_url: str, models: Sequence[str]) -> str:
@@ -78,6 +79,23 @@ def limits_config(upstream_url: str, models: Sequence[str]) -> str:
     )
 
 
+def redis_env(fsync: str) -> str:
+    """The variable holding the URL of the run's redis-server with this fsync policy."""
+    return f"TRIPOINT_BENCH_REDIS_{fsync.upper()}"
+
+
+def limits_redis_config(fsync: str) -> ConfigFactory:
+    """The same limits with the counters in Redis, as replicas share them: one Lua script per
+    reservation and one per settlement, over loopback, to a redis-server persisting with AOF
+    and `appendfsync <fsync>` (`always`, as budgets need it, or `everysec`)."""
+
+    def config(upstream_url: str, models: Sequence[str]) -> str:
+        store = f"  store: {{type: redis, url: env:{redis_env(fsync)}, timeout: 1}}\n"
+        return limits_config(upstream_url, models) + store
+
+    return config
+
+
 def routing_config(upstream_url: str, models: Sequence[str]) -> str:
     """The bare data plane with the routing layer's choices on: least-outstanding strategy
     over two targets, retries, breakers (the upstream never fails: the cost of the bookkeeping)."""
@@ -99,6 +117,18 @@ models:
 VARIANTS: tuple[Variant, ...] = (
     Variant("tripoint", bare_config, "data plane with metrics and the record stage (defaults)"),
     Variant("limits", limits_config, "plus a caller's RPM, TPM and budget (memory store)"),
+    Variant(
+        "limits-redis",
+        limits_redis_config("always"),
+        "the same limits in Redis, durable as budgets need (AOF, appendfsync always)",
+        redis="always",
+    ),
+    Variant(
+        "limits-redis-1s",
+        limits_redis_config("everysec"),
+        "the same in Redis fsyncing once a second (a crash may forget 1 s of spend)",
+        redis="everysec",
+    ),
     Variant("routing", routing_config, "plus least-outstanding over two targets, retries"),
 )
 

@@ -60,6 +60,11 @@ def _settings(config_path: Path | None) -> Settings:
 
 
 def _run(config_path: Path | None, job: Callable[[Administration, Actor], Awaitable[T]]) -> T:
+    return run_identity(config_path, lambda identity, actor: job(identity.administration, actor))
+
+
+def run_identity(config_path: Path | None, job: Callable[[Identity, Actor], Awaitable[T]]) -> T:
+    """Run `job` on the configured database as admin `cli:<os user>`; errors exit non-zero."""
     settings = _settings(config_path)
     auth = settings.auth
     if auth is None:
@@ -72,7 +77,7 @@ def _run(config_path: Path | None, job: Callable[[Administration, Actor], Awaita
         try:
             await database.start()
             actor = Actor(Principal(id=f"cli:{getpass.getuser()}", role="admin", kind="cli"), "cli")
-            return await job(identity.administration, actor)
+            return await job(identity, actor)
         finally:
             await identity.close()
             await database.close()

@@ -57,8 +57,9 @@ class OnDemandGroup(click.Group):
 def _admin_commands() -> Iterable[click.Command]:
     from tripoint.admin_cli import COMMANDS  # noqa: PLC0415
     from tripoint.ledger_cli import usage  # noqa: PLC0415
+    from tripoint.limits_cli import limits  # noqa: PLC0415
 
-    return [*COMMANDS, usage]
+    return [*COMMANDS, usage, limits]
 
 
 def _governance_commands() -> Iterable[click.Command]:

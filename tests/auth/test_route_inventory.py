@@ -51,6 +51,7 @@ def test_every_route_names_a_role_and_only_probes_are_public(tmp_path) -> None:
     assert {path for path, needs in inventory.items() if needs == PUBLIC} == PUBLIC_PATHS
     assert inventory["/admin/keys/{key_id}/revoke"] is Role.TEAM_ADMIN
     assert inventory["/admin/orgs"] is Role.ADMIN
+    assert inventory["/admin/orgs/{org_id}/limits"] is Role.ADMIN
     assert inventory["/v1/chat/completions"] is Role.MEMBER
     assert inventory["/admin/calls/{call_id}/content"] is Role.AUDITOR
 

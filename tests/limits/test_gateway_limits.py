@@ -99,7 +99,7 @@ def ledger_by_status(gateway: GatewayProcess) -> dict[int, tuple[int, Decimal]]:
 
 def spent_nano(redis_server: RedisServer) -> int:
     with redis_server.client() as client:
-        return int(client.get("tp:caller:anonymous:budget:total:spent") or 0)
+        return int(client.get("tp:user:anonymous:budget:total:spent") or 0)
 
 
 def held_leases(redis_server: RedisServer) -> int:

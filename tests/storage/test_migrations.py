@@ -47,7 +47,7 @@ async def test_migrations_build_exactly_the_declared_tables(
     await database.close()
 
     assert differences == []
-    assert revision == "0003_call_content"  # the newest migration
+    assert revision == "0004_scope_limits"  # the newest migration
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(

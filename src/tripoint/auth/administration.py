@@ -19,7 +19,7 @@ from tripoint.auth import views
 from tripoint.auth.grants import Actor, Grants
 from tripoint.auth.keys import KeyHasher, new_id
 from tripoint.auth.roles import Role
-from tripoint.auth.tables import AuditRow, KeyRow, OrgRow, TeamRow, UserRow
+from tripoint.auth.tables import AuditRow, KeyRow, LimitRow, OrgRow, TeamRow, UserRow
 from tripoint.errors import NotFoundError, UnprocessableError
 from tripoint.storage.database import Database
 
@@ -302,6 +302,10 @@ class Administration:
                 expires_at=old.expires_at,
             )
             session.add(new)
+            limits = await session.get(LimitRow, ("key", old.id))
+            if limits is not None:  # the new key keeps the limits set on the old one
+                columns = {c.key: getattr(limits, c.key) for c in LimitRow.__table__.columns}
+                session.add(LimitRow(**{**columns, "subject_id": new.id}))
             cutoff = now + timedelta(seconds=grace)
             old.expires_at = cutoff if old.expires_at is None else min(old.expires_at, cutoff)
             old.replaced_by = new.id
@@ -353,7 +357,7 @@ class Administration:
             raise missing("audit entry", entry_id)
         async with self._database.session() as session:
             row = await session.get(AuditRow, entry_id)
-        if row is None or not _sees(actor, row.team_id):
+        if row is None or not sees(actor, row.team_id):
             raise missing("audit entry", entry_id)
         return views.AuditView.model_validate(row)
 
@@ -377,41 +381,44 @@ class Administration:
 
     async def _team(self, session: AsyncSession, actor: Actor, team_id: str) -> TeamRow:
         row = await session.get(TeamRow, team_id) if plausible(team_id) else None
-        if row is None or not _sees(actor, row.id):
+        if row is None or not sees(actor, row.id):
             raise missing("team", team_id)
         return row
 
     async def _user(self, session: AsyncSession, actor: Actor, user_id: str) -> UserRow:
         row = await session.get(UserRow, user_id) if plausible(user_id) else None
-        if row is None or not _sees(actor, row.team_id):
+        if row is None or not sees(actor, row.team_id):
             raise missing("user", user_id)
         return row
 
     async def _key(self, session: AsyncSession, actor: Actor, key_id: str) -> KeyRow:
         row = await session.get(KeyRow, key_id) if plausible(key_id) else None
-        if row is None or not _sees(actor, row.team_id):
+        if row is None or not sees(actor, row.team_id):
             raise missing("key", key_id)
         return row
 
     def _audit(self, session: AsyncSession, actor: Actor, change: Change) -> None:
-        session.add(
-            AuditRow(
-                id=new_id("audit"),
-                at=self._now(),
-                actor=actor.principal.id[:80],
-                actor_role=actor.principal.role,
-                action=change.action,
-                target_type=change.target_type,
-                target_id=change.target_id,
-                team_id=change.team_id,
-                source=actor.source,
-                request_id=actor.request_id,
-                detail={k: _plain(v) for k, v in change.detail.items()},
-            )
-        )
+        session.add(audit_entry(actor, change, self._now()))
 
 
-def _sees(actor: Actor, team_id: str | None) -> bool:
+def audit_entry(actor: Actor, change: Change, at: datetime) -> AuditRow:
+    return AuditRow(
+        id=new_id("audit"),
+        at=at,
+        actor=actor.principal.id[:80],
+        actor_role=actor.principal.role,
+        action=change.action,
+        target_type=change.target_type,
+        target_id=change.target_id,
+        team_id=change.team_id,
+        source=actor.source,
+        request_id=actor.request_id,
+        detail={k: _plain(v) for k, v in change.detail.items()},
+    )
+
+
+def sees(actor: Actor, team_id: str | None) -> bool:
+    """Whether the actor may see an object of this team (admins see every team's)."""
     return actor.is_admin or (team_id is not None and team_id == actor.principal.team)
 
 

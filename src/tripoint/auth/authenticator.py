@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from tripoint.auth.cache import TtlCache
@@ -16,6 +17,7 @@ from tripoint.auth.directory import KeyGrant, TeamGrant
 from tripoint.auth.keys import KeyHasher, well_formed
 from tripoint.auth.roles import Role
 from tripoint.auth.tokens import TokenVerifier, looks_like_jwt
+from tripoint.config.limits import NO_LIMITS
 from tripoint.errors import AuthenticationError
 from tripoint.pipeline.call import Principal
 
@@ -48,12 +50,14 @@ class Authenticator:
         *,
         tokens: TokenVerifier | None = None,
         bootstrap_key: str | None = None,
+        key_ids: TtlCache[str, KeyGrant | None] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.hasher = hasher
         self.keys = keys
         self._teams = teams
         self._tokens = tokens
+        self._key_ids = key_ids  # grants by key id, for principals recorded earlier
         self._bootstrap = hasher.digest(bootstrap_key) if bootstrap_key else None
         self._now = now
 
@@ -72,6 +76,24 @@ class Authenticator:
             return await self._from_token(credential)
         raise AuthenticationError(INVALID)
 
+    async def refresh(self, principal: Principal) -> Principal:
+        """A principal recorded earlier (a batch's submitter) with its org and limits as they
+        are now, so a batch cannot outrun limits set since; a key revoked since is refused."""
+        if principal.key_id is not None and self._key_ids is not None:
+            grant = await self._key_ids.get(principal.key_id)
+            if grant is None:
+                raise AuthenticationError(INVALID)
+            return replace(
+                principal, org=grant.org_id, org_name=grant.org_name, limits=grant.limits
+            )
+        if principal.team_name is not None:
+            team = await self._teams.get(principal.team_name)
+            if team is not None:
+                return replace(
+                    principal, org=team.org_id, org_name=team.org_name, limits=team.limits
+                )
+        return principal
+
     def _from_key(self, digest: str, grant: KeyGrant | None) -> Principal:
         # Found by digest; compared again in constant time so no code path compares secrets
         # (or their digests) with a short-circuiting `==`.
@@ -88,6 +110,9 @@ class Authenticator:
             models=grant.models,
             key_id=grant.key_id,
             expires_at=grant.expires_at,
+            org=grant.org_id,
+            org_name=grant.org_name,
+            limits=grant.limits,
         )
 
     async def _from_token(self, token: str) -> Principal:
@@ -109,4 +134,7 @@ class Authenticator:
             kind="jwt",
             models=team.models if team else None,
             expires_at=claims.expires_at,
+            org=team.org_id if team else None,
+            org_name=team.org_name if team else None,
+            limits=team.limits if team else NO_LIMITS,
         )

@@ -10,6 +10,7 @@ from tripoint.auth.cache import TtlCache
 from tripoint.auth.directory import Directory, KeyGrant, TeamGrant
 from tripoint.auth.jwks import JwksKeys, StaticKeys
 from tripoint.auth.keys import KeyHasher
+from tripoint.auth.limit_admin import LimitAdministration
 from tripoint.auth.tokens import KeySource, TokenVerifier
 from tripoint.config.schema import AuthSettings
 from tripoint.errors import ConfigError
@@ -35,6 +36,9 @@ class Identity:
         self.teams: TtlCache[str, TeamGrant | None] = TtlCache(
             directory.team, ttl=settings.key_cache_ttl, max_size=10_000
         )
+        self.key_ids: TtlCache[str, KeyGrant | None] = TtlCache(
+            directory.key_by_id, ttl=settings.key_cache_ttl, max_size=settings.key_cache_size
+        )
         self.tokens = _tokens(settings)
         bootstrap = settings.bootstrap_admin_key
         self.authenticator = Authenticator(
@@ -43,6 +47,7 @@ class Identity:
             self.teams,
             tokens=self.tokens,
             bootstrap_key=bootstrap.get_secret_value() if bootstrap else None,
+            key_ids=self.key_ids,
         )
         self.administration = Administration(
             database,
@@ -51,10 +56,12 @@ class Identity:
             rotation_grace=settings.rotation_grace,
             forget=self._forget,
         )
+        self.limits = LimitAdministration(database, forget=self._forget)
         self.database = database
         self.cache_ttl = settings.key_cache_ttl
 
     def _forget(self, digest: str | None) -> None:
+        self.key_ids.clear()  # by id, it cannot be told apart; only batch lines read it
         if digest is None:
             self.keys.clear()
             self.teams.clear()

@@ -23,6 +23,9 @@ class Authenticate:
         if call.principal.kind == "anonymous":
             call = replace(call, principal=await self._authenticator.authenticate(call.headers))
             call.record.principal = call.principal
+        elif call.principal.kind == "batch":  # recorded at submission: bring it up to date
+            call = replace(call, principal=await self._authenticator.refresh(call.principal))
+            call.record.principal = call.principal
         async for chunk in call_next(call):
             yield chunk
 

@@ -1,11 +1,11 @@
-"""The identity tables: organisations > teams > users, API keys, and the admin audit log."""
+"""The identity tables: orgs > teams > users, API keys, the limits set on them, the audit log."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tripoint.storage.base import Base, UtcDateTime, utcnow
@@ -83,3 +83,27 @@ class AuditRow(Base):
     source: Mapped[str | None] = mapped_column(String(64), nullable=True)  # client address
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # never secrets
+
+
+class LimitRow(Base):
+    """Limits set through the admin API on one org, team, key or user (unset: no limit).
+
+    Budgets are whole nano-dollars, as the limit counters keep them.
+    """
+
+    __tablename__ = "scope_limits"
+
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # org | team | key | user
+    subject_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    team_id: Mapped[str | None] = mapped_column(Id, nullable=True)  # for team-scoped reads
+    requests_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    input_tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    output_tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    max_concurrent: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    budget_nano_per_day: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    budget_nano_per_month: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    budget_nano_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(80))
+    updated_role: Mapped[str] = mapped_column(String(20))  # only as high a role may change them
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

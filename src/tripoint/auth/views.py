@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
@@ -78,6 +79,25 @@ class Rotation(Body):
     grace_seconds: int | None = Field(default=None, ge=0, le=30 * 86400)
 
 
+# Counts up to 10^15; budgets to $9,000,000 in whole nano-dollars: the Redis store's Lua counts
+# in doubles, exact to 2^53 nano-dollars.
+Count = Annotated[int, Field(gt=0, le=10**15)]
+Usd = Annotated[Decimal, Field(gt=0, le=9_000_000, decimal_places=9)]
+
+
+class LimitsBody(Body):
+    """Limits for one org, team, key or user; each unset field is no limit at this scope."""
+
+    requests_per_minute: Count | None = None
+    tokens_per_minute: Count | None = None
+    input_tokens_per_minute: Count | None = None
+    output_tokens_per_minute: Count | None = None
+    max_concurrent: Count | None = None
+    budget_usd_per_day: Usd | None = None
+    budget_usd_per_month: Usd | None = None
+    budget_usd_total: Usd | None = None
+
+
 # answers -----------------------------------------------------------------------------------
 class OrgView(View):
     id: str
@@ -138,6 +158,16 @@ class AuditView(View):
     source: str | None
     request_id: str | None
     detail: dict[str, object]
+
+
+class LimitsView(LimitsBody):
+    """The limits stored for one scope (all unset: none), and who set them last."""
+
+    scope: Literal["org", "team", "key", "user"]
+    id: str
+    updated_by: str | None = None
+    updated_role: str | None = None  # a caller below this role may not change them
+    updated_at: datetime | None = None
 
 
 class PrincipalView(View):

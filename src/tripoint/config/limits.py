@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -27,6 +28,23 @@ class LimitSpec(_Strict):
     budget_usd_total: Annotated[Decimal, Field(gt=0)] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GrantedLimits:
+    """Limits set through the admin API (kept in the SQL store) for a caller's org, team, key
+    and user; they travel with the caller's identity, so they reload with the key cache."""
+
+    org: LimitSpec | None = None
+    team: LimitSpec | None = None
+    key: LimitSpec | None = None
+    user: LimitSpec | None = None
+
+    def __bool__(self) -> bool:
+        return any(s is not None for s in (self.org, self.team, self.key, self.user))
+
+
+NO_LIMITS = GrantedLimits()
+
+
 class MemoryStore(_Strict):
     type: Literal["memory"] = "memory"
 
@@ -50,7 +68,8 @@ class Price(_Strict):
 
 class LimitsSettings(_Strict):
     store: Annotated[MemoryStore | RedisStore, Field(discriminator="type")] = MemoryStore()
-    defaults: LimitSpec = LimitSpec()  # per caller (key or token subject), when nothing closer
+    defaults: LimitSpec = LimitSpec()  # per caller (key or token subject): fields it leaves unset
+    orgs: dict[str, LimitSpec] = Field(default_factory=dict)  # by org name, across its teams
     teams: dict[str, LimitSpec] = Field(default_factory=dict)
     keys: dict[str, LimitSpec] = Field(default_factory=dict)  # by key id
     users: dict[str, LimitSpec] = Field(default_factory=dict)  # by principal id

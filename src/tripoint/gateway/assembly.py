@@ -38,7 +38,11 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     components: list[Component] = []
     stages: dict[str, Stage] = {}
     counter = TokenCounter()  # shared by limits and by providers estimating unreported usage
-    stages["limits"], quota, limit_components = build_limits(settings.limits, counter)
+    stages["limits"], quota, limit_components = build_limits(
+        settings.limits,
+        counter,
+        stored=settings.auth is not None,  # the admin API sets limits too
+    )
     components += limit_components
     cached = {model: route.cache for model, route in settings.models.items() if route.cache.enabled}
     if cached:

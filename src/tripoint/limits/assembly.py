@@ -14,11 +14,12 @@ from tripoint.providers.tokens import TokenCounter
 
 
 def build_limits(
-    settings: LimitsSettings, counter: TokenCounter
+    settings: LimitsSettings, counter: TokenCounter, *, stored: bool = False
 ) -> tuple[Limits, OutboundQuota | None, list[Component]]:
     """The stage, the backends' outbound quota (if any), and the components the gateway
-    must start (the token counter when limits count tokens, Redis)."""
-    wanted = configured(settings) or bool(settings.backends)
+    must start (the token counter when limits count tokens, Redis). `stored`: limits may
+    also be set through the admin API."""
+    wanted = configured(settings) or bool(settings.backends) or stored
     components: list[Component] = [counter] if wanted else []
     store: LimitStore
     if isinstance(settings.store, RedisStore):

@@ -70,6 +70,7 @@ class Demand:
 def configured(settings: LimitsSettings) -> bool:
     specs = [
         settings.defaults,
+        *settings.orgs.values(),
         *settings.teams.values(),
         *settings.keys.values(),
         *settings.users.values(),
@@ -78,27 +79,60 @@ def configured(settings: LimitsSettings) -> bool:
     return any(spec.model_dump(exclude_none=True) for spec in specs)
 
 
+def tightest(*specs: LimitSpec | None) -> LimitSpec | None:
+    """One spec holding, field by field, the lowest of the given limits (every one applies)."""
+    given = [spec for spec in specs if spec is not None]
+    if len(given) <= 1:  # the usual case, on the hot path: nothing to merge
+        return given[0] if given else None
+    values: dict[str, object] = {}
+    for spec in given:
+        for name, limit in spec.model_dump(exclude_none=True).items():
+            values[name] = min(limit, values.get(name, limit))
+    return LimitSpec.model_construct(**values)  # type: ignore[arg-type]  # validated fields
+
+
+def fallback(spec: LimitSpec | None, defaults: LimitSpec) -> LimitSpec:
+    """The caller's own limits, with `defaults` for every field they leave unset."""
+    if spec is None:
+        return defaults
+    if not defaults.model_fields_set:
+        return spec
+    return defaults.model_copy(update=spec.model_dump(exclude_none=True))
+
+
 def meters_for(
     settings: LimitsSettings, principal: Principal, model: str, now: datetime | None = None
 ) -> list[Meter]:
-    """Every meter that applies to this caller and model, outermost scope first."""
+    """Every meter that applies to this caller and model, outermost scope first:
+    org > team > key > user > model. At each scope the config's and the admin API's limits
+    both apply (the lower of the two, field by field); one counter per scope and field."""
     now = now or datetime.now(UTC)
-    scopes: list[tuple[str, str, LimitSpec]] = []
-    team = principal.team_label
-    if team and team in settings.teams:
-        scopes.append((f"team:{team}", f"team {team!r}", settings.teams[team]))
-    caller = principal.key_id or principal.id
-    if principal.key_id and principal.key_id in settings.keys:
-        scopes.append((f"key:{principal.key_id}", "this key", settings.keys[principal.key_id]))
-    elif principal.id in settings.users:
+    stored = principal.limits
+    scopes: list[tuple[str, str, LimitSpec | None]] = []
+    if org := principal.org_label:
+        spec = tightest(settings.orgs.get(org), stored.org)
+        scopes.append((f"org:{org}", f"org {org!r}", spec))
+    if team := principal.team_label:
+        spec = tightest(settings.teams.get(team), stored.team)
+        scopes.append((f"team:{team}", f"team {team!r}", spec))
+    user = tightest(settings.users.get(principal.id), stored.user)
+    if principal.key_id:
+        key = tightest(settings.keys.get(principal.key_id), stored.key)
+        scopes.append((f"key:{principal.key_id}", "this key", fallback(key, settings.defaults)))
+        if principal.id != principal.key_id:
+            scopes.append((f"user:{principal.id}", f"user {principal.id!r}", user))
+    else:  # a token's subject (or an open gateway's anonymous caller) is the caller itself
         scopes.append(
-            (f"user:{principal.id}", f"user {principal.id!r}", settings.users[principal.id])
+            (f"user:{principal.id}", f"user {principal.id!r}", fallback(user, settings.defaults))
         )
-    else:
-        scopes.append((f"caller:{caller}", "this caller", settings.defaults))
     if model in settings.models:
         scopes.append((f"model:{model}", f"model {model!r}", settings.models[model]))
-    return [meter for key, scope, spec in scopes for meter in meters_of(key, scope, spec, now)]
+    return [
+        meter
+        for key, scope, spec in scopes
+        if spec is not None
+        for meter in meters_of(key, scope, spec, now)
+    ]
 
 
 def meters_of(key: str, scope: str, spec: LimitSpec, now: datetime) -> list[Meter]:

@@ -42,15 +42,14 @@ class Limits:
         prices: PriceTable,
     ) -> None:
         self._settings = settings
-        self._metered = configured(settings)  # no limits at all: skip the per-call metering
+        self._metered = configured(settings)  # none in config: meter only callers with stored ones
         self._store = store
         self._counter = counter
         self._prices = prices
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
-        meters = (
-            tuple(meters_for(self._settings, call.principal, call.model)) if self._metered else ()
-        )
+        metered = self._metered or call.principal.limits  # config, or set on this caller
+        meters = tuple(meters_for(self._settings, call.principal, call.model)) if metered else ()
         demand = self._worst_case(call) if meters else Demand(0, 0, 0)
         held = await self._reserve(call, meters, demand) if meters else None
         usage: Usage | None = None

@@ -10,6 +10,7 @@ from decimal import Decimal
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
+from tripoint.config.limits import NO_LIMITS, GrantedLimits
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import Usage
 from tripoint.schema.oip import InferRequest
@@ -42,10 +43,17 @@ class Principal:
     key_id: str | None = None
     expires_at: datetime | None = None
     team_name: str | None = None  # what limits and governance policies name teams by
+    org: str | None = None  # the team's organisation (id)
+    org_name: str | None = None  # what config limits name orgs by
+    limits: GrantedLimits = NO_LIMITS  # set through the admin API, loaded with the identity
 
     @property
     def team_label(self) -> str | None:
         return self.team_name or self.team
+
+    @property
+    def org_label(self) -> str | None:
+        return self.org_name or self.org
 
     def may_use(self, model: str) -> bool:
         return self.models is None or model in self.models

@@ -13,13 +13,15 @@ from tripoint.api import errors
 from tripoint.api.admin.access import Authenticated
 from tripoint.api.admin.content_routes import router as content_router
 from tripoint.api.admin.ledger_routes import router as ledger_router
+from tripoint.api.admin.limit_routes import router as limit_router
 from tripoint.api.admin.routes import router
 from tripoint.auth.identity import Identity
 from tripoint.errors import TripointError, UnprocessableError
 from tripoint.gateway import Gateway
 
 DESCRIPTION = (
-    "Organisations, teams, users, virtual API keys and the admin audit log. Authenticate with "
+    "Organisations, teams, users, virtual API keys, their limits and budgets, and the admin "
+    "audit log. Authenticate with "
     "`Authorization: Bearer <key or JWT>`; every route names the least role it needs. Callers "
     "below `admin` see only their own team; anything else answers 404."
 )
@@ -36,10 +38,12 @@ def admin_app(gateway: Gateway, identity: Identity) -> FastAPI:
         servers=[{"url": "/admin"}],
     )
     app.state.administration = identity.administration
+    app.state.limit_administration = identity.limits
     app.state.ledger_database = gateway.ledger.database if gateway.ledger else None
     app.include_router(ledger_router)
     app.include_router(content_router)
     app.include_router(router)
+    app.include_router(limit_router)
     app.add_middleware(Authenticated, gateway=gateway)
     app.add_exception_handler(RequestValidationError, _on_invalid)
     app.add_exception_handler(TripointError, errors.on_tripoint_error)
