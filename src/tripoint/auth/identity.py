@@ -75,5 +75,5 @@ class Identity:
 def _tokens(settings: AuthSettings) -> TokenVerifier | None:
     if settings.jwt is None:
         return None
-    keys: KeySource = JwksKeys(settings.jwt) if settings.jwt.jwks_url else StaticKeys(settings.jwt)
+    keys: KeySource = StaticKeys(settings.jwt) if settings.jwt.keys else JwksKeys(settings.jwt)
     return TokenVerifier(settings.jwt, keys)

@@ -1,9 +1,11 @@
-"""Verification keys for JWTs: static keys from config, or a JWKS URL fetched and cached.
+"""Verification keys for JWTs: static keys from config, or a JWKS fetched and cached (from a
+configured URL, or from the `jwks_uri` OIDC discovery names).
 
 A JWKS is trusted for `jwks_cache_ttl`. A token signed with a `kid` we do not know triggers
 a refetch (the IdP rotated its keys), at most once per `jwks_min_refresh`, so a flood of
 forged kids cannot turn into a flood of requests to the IdP. If a refresh fails, the last
-good set keeps working (logged), since public keys do not become secret by being old.
+good set keeps working (logged), since public keys do not become secret by being old; with no
+good set at all the answer is 503 (we cannot tell), never a 401 guess.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 import aiohttp
 import jwt
 
+from tripoint.auth.discovery import Discovery, FixedLocation, JwksLocation
 from tripoint.config.schema import JwtSettings
 from tripoint.errors import AuthenticationError, ServiceUnavailableError
 
@@ -63,7 +66,11 @@ class JwksKeys:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = str(settings.jwks_url)
+        self._location: JwksLocation = (
+            Discovery(settings, clock=clock)
+            if settings.discovers
+            else FixedLocation(str(settings.jwks_url))
+        )
         self._algorithms = tuple(a for a in settings.algorithms if a not in _HMAC)
         self._ttl = settings.jwks_cache_ttl
         self._min_refresh = settings.jwks_min_refresh
@@ -92,7 +99,7 @@ class JwksKeys:
             if self._fetched_at is not None and started - self._fetched_at < self._min_refresh:
                 return  # another caller refreshed while we waited for the lock
             try:
-                document = await self._fetch()
+                document = await self._fetch(await self._location.locate(self._fetch))
                 keys = jwt.PyJWKSet.from_dict(document)
             except (
                 aiohttp.ClientError,
@@ -102,6 +109,7 @@ class JwksKeys:
                 jwt.PyJWTError,
             ) as exc:
                 log.warning("JWKS refresh failed", extra={"error": type(exc).__name__})
+                self._location.forget()  # the JWKS may have moved: rediscover next time
                 if not self._keys:
                     raise ServiceUnavailableError(
                         "The token issuer's keys are unavailable."
@@ -116,14 +124,14 @@ class JwksKeys:
             self._fetched_at = started
             log.info("JWKS refreshed", extra={"keys": len(self._keys)})
 
-    async def _fetch(self) -> dict[str, object]:
+    async def _fetch(self, url: str) -> dict[str, object]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-        async with self._session.get(self._url) as response:
+        async with self._session.get(url) as response:
             response.raise_for_status()
             document = await response.json(content_type=None)
         if not isinstance(document, dict):
-            raise TypeError("a JWKS document is a JSON object")
+            raise TypeError("a JWKS or discovery document is a JSON object")
         return document
 
     async def close(self) -> None:
