@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 
 from tripoint.auth.roles import Role
-from tripoint.auth.tables import KeyRow, TeamRow, UserRow
+from tripoint.auth.tables import KeyRow, OrgRow, TeamRow, UserRow
 from tripoint.storage.database import Database
 
 
@@ -47,10 +47,13 @@ class Directory:
         self._database = database
 
     async def key(self, digest: str) -> KeyGrant | None:
-        """The live (not revoked, user not disabled) key with this digest, or None."""
+        """The live key with this digest, or None: not revoked, its user not disabled, and
+        nothing it belongs to deleted (deletion revokes the keys too; this also refuses a key
+        minted into a team while another transaction deleted it)."""
         query = (
-            select(KeyRow, TeamRow.models, UserRow.disabled_at, TeamRow.name)
+            select(KeyRow, TeamRow.models, TeamRow.name, _gone(UserRow, TeamRow, OrgRow))
             .outerjoin(TeamRow, KeyRow.team_id == TeamRow.id)
+            .outerjoin(OrgRow, TeamRow.org_id == OrgRow.id)
             .outerjoin(UserRow, KeyRow.user_id == UserRow.id)
             .where(KeyRow.digest == digest)
         )
@@ -58,8 +61,8 @@ class Directory:
             found = (await session.execute(query)).first()
         if found is None:
             return None
-        row, team_models, user_disabled, team_name = found
-        if row.revoked_at is not None or user_disabled is not None:
+        row, team_models, team_name, gone = found
+        if row.revoked_at is not None or gone:
             return None
         return KeyGrant(
             key_id=row.id,
@@ -73,7 +76,11 @@ class Directory:
         )
 
     async def team(self, name: str) -> TeamGrant | None:
-        query = select(TeamRow.id, TeamRow.models).where(TeamRow.name == name)
+        query = (
+            select(TeamRow.id, TeamRow.models)
+            .join(OrgRow, TeamRow.org_id == OrgRow.id)
+            .where(TeamRow.name == name, TeamRow.deleted_at.is_(None), OrgRow.deleted_at.is_(None))
+        )
         async with self._database.session() as session:
             found = (await session.execute(query)).first()
         if found is None:
@@ -82,6 +89,16 @@ class Directory:
         return TeamGrant(
             team_id=team_id, models=None if models is None else frozenset(models), name=name
         )
+
+
+def _gone(user: type[UserRow], team: type[TeamRow], org: type[OrgRow]) -> ColumnElement[bool]:
+    """True when the key's user is disabled or deleted, or its team or org deleted."""
+    return or_(
+        user.disabled_at.is_not(None),
+        user.deleted_at.is_not(None),
+        team.deleted_at.is_not(None),
+        org.deleted_at.is_not(None),
+    )
 
 
 def _own(models: list[str] | None) -> frozenset[str] | None:

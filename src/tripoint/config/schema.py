@@ -398,6 +398,9 @@ class AuthSettings(Strict):
     pepper: Secret  # HMAC-SHA-256 server secret for key hashes; changing it voids every key
     bootstrap_admin_key: Secret | None = None  # an admin key from config, for the first login
     key_cache_ttl: PositiveFloat = 10.0  # seconds; bounds revocation delay on other replicas
+    # PostgreSQL: changes are pushed to every replica at once (LISTEN/NOTIFY); the TTL stays
+    # the bound while the push channel is down
+    revocation_push: bool = True
     key_cache_size: PositiveInt = 100_000
     rotation_grace: NonNegativeFloat = 86_400.0  # seconds a rotated key keeps working
     jwt: JwtSettings | None = None
