@@ -243,3 +243,23 @@ def test_a_discovering_gateway_serves_jwt_callers_and_503s_while_the_idp_is_down
     assert up.status_code == 200
     assert forged.status_code == 401
     assert gw.ok("GET", "/whoami", key=admin)["id"] == "jwt:alice"
+
+
+async def test_a_down_identity_provider_is_asked_once_per_min_refresh_not_per_token(
+    idp: JwksServer,
+) -> None:
+    clock = Clock()
+    tokens = discovering(idp, clock, jwks_min_refresh=10)
+    idp.discovery_failing = True
+
+    for _ in range(20):
+        with pytest.raises(ServiceUnavailableError):
+            await tokens.verify(token(idp))
+    asked_while_down = idp.discoveries
+    idp.discovery_failing = False
+    clock.now += 11
+    verified = await tokens.verify(token(idp))
+    await tokens.close()
+
+    assert asked_while_down == 1
+    assert verified.subject == "alice"
