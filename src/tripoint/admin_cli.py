@@ -170,6 +170,19 @@ def list_orgs(config_path: Path | None) -> None:
     _echo(_run(config_path, lambda admin, actor: admin.list_orgs(actor)))
 
 
+@orgs.command("delete")
+@click.argument("org")
+@click.confirmation_option(prompt="Delete the org, its teams and users, and revoke their keys?")
+@config_option
+def delete_org(org: str, config_path: Path | None) -> None:
+    """Delete an org (id or name): its teams as `teams delete` does each."""
+
+    async def job(admin: Administration, actor: Actor) -> views.Deletion:
+        return await admin.delete_org(actor, await org_id(admin, actor, org))
+
+    _echo(_run(config_path, job))
+
+
 # teams ---------------------------------------------------------------------------------------
 @click.group()
 def teams() -> None:
@@ -213,6 +226,20 @@ def set_team_models(team_id: str, models: str, config_path: Path | None) -> None
     change = views.TeamChange(clear_models=True) if models == "*" else None
     body = change or _body(views.TeamChange, models=_models(models))
     _echo(_run(config_path, lambda admin, actor: admin.change_team(actor, team_id, body)))
+
+
+@teams.command("delete")
+@click.argument("team")
+@click.confirmation_option(prompt="Delete the team and its users, and revoke its keys?")
+@config_option
+def delete_team(team: str, config_path: Path | None) -> None:
+    """Delete a team (id or name): its keys are revoked and its users deleted at once (on
+    PostgreSQL pushed to every replica); the audit log and the call ledger keep everything."""
+
+    async def job(admin: Administration, actor: Actor) -> views.Deletion:
+        return await admin.delete_team(actor, await team_id(admin, actor, team) or team)
+
+    _echo(_run(config_path, job))
 
 
 # users ---------------------------------------------------------------------------------------
@@ -303,7 +330,8 @@ def list_keys(team: str | None, include_revoked: bool, config_path: Path | None)
 @click.argument("key_id")
 @config_option
 def revoke_key(key_id: str, config_path: Path | None) -> None:
-    """Revoke a key: refused at once here, on every replica within auth.key_cache_ttl."""
+    """Revoke a key: refused at once here and (PostgreSQL) on every replica; at the latest
+    within auth.key_cache_ttl if a replica's push channel is down."""
     _echo(_run(config_path, lambda admin, actor: admin.revoke_key(actor, key_id)))
 
 

@@ -125,3 +125,25 @@ async def test_one_caller_giving_up_does_not_cancel_the_shared_load() -> None:
     source.gate.set()
 
     assert await patient == "a:v1"
+
+
+async def test_discard_drops_what_a_push_names_and_keeps_no_load_begun_before_it() -> None:
+    source, clock = Source(), Clock()
+    keys = cache(source, clock)
+    await keys.get("a")
+    await keys.get("b")
+    source.gate = old_read = asyncio.Event()
+    in_flight = asyncio.ensure_future(keys.get("c"))  # read before the change committed
+    await asyncio.sleep(0)
+
+    keys.discard(lambda value: value.startswith("a:"))
+    source.value, source.gate = "v2", None
+    async with asyncio.timeout(2):
+        fresh = await keys.get("c")  # a new caller does not join the older load
+    old_read.set()
+    await in_flight
+    named, other = await keys.get("a"), await keys.get("b")
+
+    assert fresh == "c:v2"
+    assert (named, other) == ("a:v2", "b:v1")  # b was not named: still served from memory
+    assert source.loads == 5  # a, b, the old c, the new c, a again

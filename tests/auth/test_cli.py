@@ -129,3 +129,23 @@ def test_cli_refuses_what_the_api_refuses(cli: Cli) -> None:
 )
 def test_durations_read_like_people_write_them(text: str, seconds: int) -> None:
     assert duration(text) == seconds
+
+
+def test_deleting_by_the_cli_revokes_keys_and_is_audited(cli: Cli) -> None:
+    org = cli("orgs", "create", "acme")
+    kept = cli("teams", "create", "search", "--org", org["id"])
+    gone = cli("teams", "create", "ads", "--org", org["id"])
+    key = cli("keys", "create", "--team", "ads")
+    other = cli("keys", "create", "--team", "search")
+
+    deleted = cli("teams", "delete", "ads", "--yes")
+    refused = cli("teams", "delete", "ads", "--yes", code=1)
+    whole = cli("orgs", "delete", "acme", "--yes")
+
+    assert (deleted["id"], deleted["keys_revoked"]) == (gone["id"], [key["id"]])
+    assert "No team" in refused
+    assert (whole["teams_deleted"], whole["keys_revoked"]) == ([kept["id"]], [other["id"]])
+    assert cli("keys", "list") == []
+    assert cli("orgs", "list") == []
+    actions = [e["action"] for e in cli("audit", "list", "--limit", "3")]
+    assert actions[0] == "org.delete"

@@ -39,6 +39,13 @@ def _counts(dsn: str) -> dict[str, int]:
                 for table in TABLES:
                     found = await connection.scalar(select(func.count()).select_from(table))
                     counts[table.__tablename__] = int(found or 0)
+                for marked in (OrgRow.deleted_at, TeamRow.deleted_at, UserRow.deleted_at):
+                    gone = await connection.scalar(select(func.count()).where(marked.is_not(None)))
+                    counts[f"{marked.class_.__tablename__} deleted"] = int(gone or 0)
+                revoked = await connection.scalar(
+                    select(func.count()).where(KeyRow.revoked_at.is_not(None))
+                )
+                counts["api_keys revoked"] = int(revoked or 0)
                 return counts
         finally:
             await engine.dispose()
@@ -61,6 +68,8 @@ def test_hostile_strings_are_data_and_tables_stay_unchanged(gw: AuthGateway, hos
         gw.admin("GET", f"/audit/{path_id}").status_code,
         gw.admin("POST", f"/keys/{path_id}/revoke").status_code,
         gw.admin("PATCH", f"/keys/{path_id}", json={"name": "n"}).status_code,
+        gw.admin("DELETE", f"/teams/{path_id}").status_code,
+        gw.admin("DELETE", f"/orgs/{path_id}").status_code,
     ]
     filters = [
         gw.admin("GET", "/keys", params={"team_id": hostile}),

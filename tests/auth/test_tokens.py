@@ -202,3 +202,16 @@ def test_an_idp_group_maps_to_the_admin_role(jwt_gateway: AuthGateway, jwks: Jwk
 
     audit = jwt_gateway.ok("GET", "/audit", params={"target_id": org["id"]})["data"]
     assert [(e["actor"], e["action"]) for e in audit] == [("jwt:alice", "org.create")]
+
+
+def test_a_jwt_naming_a_deleted_team_is_refused_at_once(
+    jwt_gateway: AuthGateway, jwks: JwksServer
+) -> None:
+    team = jwt_gateway.team(name="sunset")
+    token = jwks.keys[0].sign(claims(team="sunset", role="member"))
+    assert [m.id for m in jwt_gateway.client(token).models.list()]
+
+    jwt_gateway.ok("DELETE", f"/teams/{team['id']}")
+
+    with pytest.raises(openai.AuthenticationError):
+        jwt_gateway.client(token).models.list()

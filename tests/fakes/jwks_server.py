@@ -1,4 +1,6 @@
-"""An OIDC-style JWKS endpoint on a loopback port, whose keys a test can rotate."""
+"""An OIDC identity provider's key endpoints on a loopback port: the discovery document
+(`/.well-known/openid-configuration`, shaped as OpenID Connect Discovery 1.0 section 3) and the
+JWKS it points to, whose keys, issuer and failures a test can change."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 from tests.fakes.app_thread import AppThread
 
 PATH = "/.well-known/jwks.json"
+DISCOVERY = "/.well-known/openid-configuration"
 
 
 class SigningKey:
@@ -38,10 +41,34 @@ class JwksServer(AppThread):
         self.keys = list(keys)
         self.fetches = 0
         self.failing = False
+        self.discoveries = 0
+        self.discovery_failing = False
+        self.named_issuer: str | None = None  # what the document says; default: our own origin
+        self.jwks_path = PATH
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{PATH}"
+        return f"http://127.0.0.1:{self.port}{self.jwks_path}"
+
+    @property
+    def issuer(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def _discovery(self, request: web.Request) -> web.Response:
+        self.discoveries += 1
+        if self.discovery_failing:
+            return web.Response(status=500, text="<html>upstream error</html>")
+        return web.json_response(
+            {
+                "issuer": self.named_issuer or self.issuer,
+                "authorization_endpoint": f"{self.issuer}/authorize",
+                "token_endpoint": f"{self.issuer}/token",
+                "jwks_uri": self.url,
+                "response_types_supported": ["code", "id_token"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            }
+        )
 
     async def _jwks(self, request: web.Request) -> web.Response:
         self.fetches += 1
@@ -51,6 +78,8 @@ class JwksServer(AppThread):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_get(PATH, self._jwks)
+        app.router.add_get("/keys/v2", self._jwks)  # where a test may move the JWKS to
+        app.router.add_get(DISCOVERY, self._discovery)
 
 
 def claims(**overrides: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -47,7 +48,7 @@ async def test_migrations_build_exactly_the_declared_tables(
     await database.close()
 
     assert differences == []
-    assert revision == "0004_scope_limits"  # the newest migration
+    assert revision == "0005_scope_limits"  # the newest migration
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(
@@ -156,3 +157,65 @@ def test_a_short_pepper_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert "auth.pepper" in str(caught.value)
     assert "short" not in str(caught.value).replace("at least", "")
+
+
+async def test_upgrading_a_populated_database_keeps_rows_references_and_frees_deleted_names(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select, update
+
+    from tripoint.auth.tables import KeyRow, OrgRow, TeamRow, UserRow
+    from tripoint.errors import ConflictError
+    from tripoint.storage.migrate import upgrade
+
+    database = _database(dsn, monkeypatch)
+    now = datetime.now(UTC)
+    async with database.engine.begin() as connection:  # a database as the first wave left it
+        await connection.run_sync(lambda c: upgrade(c, "0002_call_ledger"))
+        for statement in _rows_of_0002(now):
+            await connection.execute(statement)
+
+    await database.migrate()
+    async with database.session() as session:
+        key = (await session.execute(select(KeyRow.id, KeyRow.team_id, KeyRow.user_id))).one()
+        await session.execute(update(TeamRow).values(deleted_at=now))
+        session.add(TeamRow(id="team_2", org_id="org_1", name="search", models=None, meta={}))
+    with pytest.raises(ConflictError):  # a second living "search" is refused
+        async with database.session() as session:
+            session.add(TeamRow(id="team_3", org_id="org_1", name="search", models=None, meta={}))
+    async with database.session() as session:
+        users = (await session.scalars(select(UserRow.email))).all()
+        orgs = (await session.scalars(select(OrgRow.name))).all()
+    await database.close()
+
+    assert tuple(key) == ("key_1", "team_1", "user_1")
+    assert (users, orgs) == (["dev@acme.example"], ["acme"])
+
+
+def _rows_of_0002(now: object) -> list[Any]:
+    from sqlalchemy import JSON, column, insert, table
+
+    from tripoint.storage.base import UtcDateTime
+
+    def typed(name: str, value: object) -> Any:
+        kind = (
+            JSON() if isinstance(value, dict) else UtcDateTime() if name.endswith("_at") else None
+        )
+        return column(name, kind)
+
+    def row(table_name: str, /, **values: object) -> Any:
+        columns = (typed(k, v) for k, v in values.items())
+        return insert(table(table_name, *columns)).values(**values)
+
+    return [
+        row("orgs", id="org_1", name="acme", created_at=now),
+        row("teams", id="team_1", org_id="org_1", name="search", models=None, metadata={},
+            created_at=now),
+        row("users", id="user_1", team_id="team_1", email="dev@acme.example", role="member",
+            created_at=now),
+        row("api_keys", id="key_1", digest="d" * 64, prefix="tk-abcde", last4="wxyz",
+            team_id="team_1", user_id="user_1", role="member", metadata={},
+            created_by="test", created_at=now),
+    ]  # fmt: skip

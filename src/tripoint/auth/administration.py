@@ -16,8 +16,10 @@ from sqlalchemy import Select, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tripoint.auth import views
+from tripoint.auth.broadcast import Announcer, Quiet
 from tripoint.auth.grants import Actor, Grants
 from tripoint.auth.keys import KeyHasher, new_id
+from tripoint.auth.retirement import Consequence, Retired, retire_team
 from tripoint.auth.roles import Role
 from tripoint.auth.tables import AuditRow, KeyRow, LimitRow, OrgRow, TeamRow, UserRow
 from tripoint.errors import NotFoundError, UnprocessableError
@@ -58,6 +60,7 @@ class Administration:
         known_models: frozenset[str],
         rotation_grace: float,
         forget: Callable[[str | None], None] = lambda digest: None,
+        announcer: Announcer | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._database = database
@@ -65,6 +68,7 @@ class Administration:
         self._grants = Grants(known_models, now)
         self._rotation_grace = rotation_grace
         self._forget = forget  # drop a digest (None: everything) from this replica's key cache
+        self._announcer = announcer or Quiet()  # and tell the other replicas, on commit
         self._now = now
 
     @property
@@ -86,18 +90,31 @@ class Administration:
         actor.demand(Role.ADMIN)
         return [
             views.OrgView.model_validate(r)
-            for r in await self._all(select(OrgRow).order_by(OrgRow.created_at))
+            for r in await self._all(
+                select(OrgRow).where(OrgRow.deleted_at.is_(None)).order_by(OrgRow.created_at)
+            )
         ]
 
     async def get_org(self, actor: Actor, org_id: str) -> views.OrgView:
         actor.demand(Role.ADMIN)
-        if not plausible(org_id):
-            raise missing("org", org_id)
         async with self._database.session() as session:
-            row = await session.get(OrgRow, org_id)
-        if row is None:
-            raise missing("org", org_id)
-        return views.OrgView.model_validate(row)
+            return views.OrgView.model_validate(await self._org(session, org_id))
+
+    async def delete_org(self, actor: Actor, org_id: str) -> views.Deletion:
+        """Deletes every team of the org as `delete_team` does, then the org itself."""
+        actor.demand(Role.ADMIN)
+        now, retired = self._now(), Retired()
+        async with self._database.session() as session:
+            org = await self._org(session, org_id)
+            teams = select(TeamRow).where(TeamRow.org_id == org.id, TeamRow.deleted_at.is_(None))
+            for team in (await session.scalars(teams.order_by(TeamRow.id))).all():
+                retired.add(await self._retire(session, actor, team, now, f"org.delete {org.id}"))
+            org.deleted_at = now
+            detail = {"name": org.name, **retired.counts(), "teams": retired.teams}
+            self._audit(session, actor, Change("org.delete", "org", org.id, None, detail))
+            await self._announcer.announce(session, None)
+        self._forget(None)
+        return retired.answer("org", org.id, now)
 
     # teams ---------------------------------------------------------------------------------
     async def create_team(self, actor: Actor, body: views.NewTeam) -> views.TeamView:
@@ -114,15 +131,14 @@ class Administration:
             created_at=self._now(),
         )
         async with self._database.session() as session:
-            if await session.get(OrgRow, body.org_id) is None:
-                raise missing("org", body.org_id)
+            await self._org(session, body.org_id)
             session.add(row)
             detail = {"name": body.name, "models": models}
             self._audit(session, actor, Change("team.create", "team", row.id, row.id, detail))
         return views.TeamView.model_validate(row)
 
     async def list_teams(self, actor: Actor) -> list[views.TeamView]:
-        query = select(TeamRow).order_by(TeamRow.created_at)
+        query = select(TeamRow).where(TeamRow.deleted_at.is_(None)).order_by(TeamRow.created_at)
         if not actor.is_admin:
             query = query.where(TeamRow.id == actor.principal.team)
         return [views.TeamView.model_validate(r) for r in await self._all(query)]
@@ -145,8 +161,33 @@ class Administration:
                 row.meta = dict(body.metadata)
                 detail["metadata"] = sorted(body.metadata)
             self._audit(session, actor, Change("team.change", "team", row.id, row.id, detail))
+            await self._announcer.announce(session, None)
         self._forget(None)  # every key of the team may have changed rights
         return views.TeamView.model_validate(row)
+
+    async def delete_team(self, actor: Actor, team_id: str) -> views.Deletion:
+        """The team is marked deleted, its live keys revoked, its users marked deleted: all in
+        one transaction, each audited; history (audit log, call ledger) is kept."""
+        actor.demand(Role.ADMIN)
+        now = self._now()
+        async with self._database.session() as session:
+            team = await self._team(session, actor, team_id)
+            retired = await self._retire(session, actor, team, now, None)
+            await self._announcer.announce(session, None)
+        self._forget(None)
+        return retired.answer("team", team.id, now)
+
+    async def _retire(
+        self, session: AsyncSession, actor: Actor, team: TeamRow, now: datetime, cause: str | None
+    ) -> Retired:
+        def audit(c: Consequence) -> None:
+            because = {"cause": f"team.delete {team.id}"}
+            self._audit(session, actor, Change(c.action, c.kind, c.target_id, c.team_id, because))
+
+        retired = await retire_team(session, team, now, audit)
+        detail = {"name": team.name, **retired.counts(), **({"cause": cause} if cause else {})}
+        self._audit(session, actor, Change("team.delete", "team", team.id, team.id, detail))
+        return retired
 
     # users ---------------------------------------------------------------------------------
     async def create_user(self, actor: Actor, body: views.NewUser) -> views.UserView:
@@ -168,7 +209,7 @@ class Administration:
         return views.UserView.model_validate(row)
 
     async def list_users(self, actor: Actor, team_id: str | None = None) -> list[views.UserView]:
-        query = select(UserRow).order_by(UserRow.created_at)
+        query = select(UserRow).where(UserRow.deleted_at.is_(None)).order_by(UserRow.created_at)
         query = self._scoped(query, UserRow.team_id, actor, team_id)
         return [views.UserView.model_validate(r) for r in await self._all(query)]
 
@@ -191,6 +232,7 @@ class Administration:
                 row.disabled_at = self._now() if body.disabled else None
                 detail["disabled"] = body.disabled
             self._audit(session, actor, Change("user.change", "user", row.id, row.team_id, detail))
+            await self._announcer.announce(session, None)
         self._forget(None)
         return views.UserView.model_validate(row)
 
@@ -272,6 +314,7 @@ class Administration:
                 row.meta = dict(body.metadata)
                 detail["metadata"] = sorted(body.metadata)
             self._audit(session, actor, Change("key.change", "key", row.id, row.team_id, detail))
+            await self._announcer.announce(session, row.id)
         self._forget(row.digest)
         return views.KeyView.model_validate(row)
 
@@ -311,6 +354,7 @@ class Administration:
             old.replaced_by = new.id
             detail = {"new_key": new.id, "old_expires_at": _iso(old.expires_at)}
             self._audit(session, actor, Change("key.rotate", "key", old.id, old.team_id, detail))
+            await self._announcer.announce(session, old.id)
         self._forget(old.digest)
         return views.NewKeyView(**views.KeyView.model_validate(new).model_dump(), key=minted.secret)
 
@@ -322,6 +366,7 @@ class Administration:
             if row.revoked_at is None:
                 row.revoked_at = self._now()
                 self._audit(session, actor, Change("key.revoke", "key", row.id, row.team_id, {}))
+                await self._announcer.announce(session, row.id)
         self._forget(row.digest)
         return views.KeyView.model_validate(row)
 
@@ -379,15 +424,21 @@ class Administration:
         async with self._database.session() as session:
             return list((await session.scalars(query)).all())
 
+    async def _org(self, session: AsyncSession, org_id: str) -> OrgRow:
+        row = await session.get(OrgRow, org_id) if plausible(org_id) else None
+        if row is None or row.deleted_at is not None:
+            raise missing("org", org_id)
+        return row
+
     async def _team(self, session: AsyncSession, actor: Actor, team_id: str) -> TeamRow:
         row = await session.get(TeamRow, team_id) if plausible(team_id) else None
-        if row is None or not sees(actor, row.id):
+        if row is None or row.deleted_at is not None or not sees(actor, row.id):
             raise missing("team", team_id)
         return row
 
     async def _user(self, session: AsyncSession, actor: Actor, user_id: str) -> UserRow:
         row = await session.get(UserRow, user_id) if plausible(user_id) else None
-        if row is None or not sees(actor, row.team_id):
+        if row is None or row.deleted_at is not None or not sees(actor, row.team_id):
             raise missing("user", user_id)
         return row
 

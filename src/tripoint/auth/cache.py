@@ -62,6 +62,14 @@ class TtlCache(Generic[K, V]):
         self._entries.pop(key, None)
         self._loading.pop(key, None)
 
+    def discard(self, doomed: Callable[[V], bool]) -> None:
+        """Drop every entry whose value is doomed (a pushed revocation names an id, not the
+        digest the cache is keyed by); loads in flight may predate it, so none is kept."""
+        self._epoch += 1
+        for key in [key for key, entry in self._entries.items() if doomed(entry.value)]:
+            del self._entries[key]
+        self._loading.clear()
+
     def clear(self) -> None:
         self._epoch += 1
         self._entries.clear()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from tripoint.auth.limit_admin import Scope, spec_of
@@ -57,8 +57,10 @@ class Directory:
         self._database = database
 
     async def key(self, digest: str) -> KeyGrant | None:
-        """The live (not revoked, user not disabled) key with this digest, or None, with the
-        limits stored for its org, team, itself and its user (one query)."""
+        """The live key with this digest, or None, with the limits stored for its org, team,
+        itself and its user (one query). Live: not revoked, its user not disabled, and nothing
+        it belongs to deleted (deletion revokes the keys too; this also refuses a key minted
+        into a team while another transaction deleted it)."""
         return await self._key(KeyRow.digest == digest)
 
     async def key_by_id(self, key_id: str) -> KeyGrant | None:
@@ -67,11 +69,12 @@ class Directory:
 
     async def _key(self, which: ColumnElement[bool]) -> KeyGrant | None:
         org_l, team_l, key_l, user_l = (aliased(LimitRow) for _ in range(4))
+        gone = _gone(UserRow, TeamRow, OrgRow)
         query = (
-            select(KeyRow, TeamRow, UserRow.disabled_at, OrgRow.name, org_l, team_l, key_l, user_l)
+            select(KeyRow, TeamRow, gone, OrgRow.name, org_l, team_l, key_l, user_l)
             .outerjoin(TeamRow, KeyRow.team_id == TeamRow.id)
-            .outerjoin(UserRow, KeyRow.user_id == UserRow.id)
             .outerjoin(OrgRow, TeamRow.org_id == OrgRow.id)
+            .outerjoin(UserRow, KeyRow.user_id == UserRow.id)
             .outerjoin(org_l, _limits_of(org_l, Scope.ORG, TeamRow.org_id))
             .outerjoin(team_l, _limits_of(team_l, Scope.TEAM, KeyRow.team_id))
             .outerjoin(key_l, _limits_of(key_l, Scope.KEY, KeyRow.id))
@@ -82,8 +85,8 @@ class Directory:
             found = (await session.execute(query)).first()
         if found is None:
             return None
-        row, team, user_disabled, org_name, org_limits, team_limits, key_limits, user_limits = found
-        if row.revoked_at is not None or user_disabled is not None:
+        row, team, gone_, org_name, org_limits, team_limits, key_limits, user_limits = found
+        if row.revoked_at is not None or gone_:
             return None
         return KeyGrant(
             key_id=row.id,
@@ -111,7 +114,7 @@ class Directory:
             .outerjoin(OrgRow, TeamRow.org_id == OrgRow.id)
             .outerjoin(org_l, _limits_of(org_l, Scope.ORG, TeamRow.org_id))
             .outerjoin(team_l, _limits_of(team_l, Scope.TEAM, TeamRow.id))
-            .where(TeamRow.name == name)
+            .where(TeamRow.name == name, TeamRow.deleted_at.is_(None), OrgRow.deleted_at.is_(None))
         )
         async with self._database.session() as session:
             found = (await session.execute(query)).first()
@@ -132,6 +135,16 @@ def _limits_of(
     table: type[LimitRow], scope: Scope, subject: InstrumentedAttribute[Any]
 ) -> ColumnElement[bool]:
     return and_(table.scope == scope.value, table.subject_id == subject)
+
+
+def _gone(user: type[UserRow], team: type[TeamRow], org: type[OrgRow]) -> ColumnElement[bool]:
+    """True when the key's user is disabled or deleted, or its team or org deleted."""
+    return or_(
+        user.disabled_at.is_not(None),
+        user.deleted_at.is_not(None),
+        team.deleted_at.is_not(None),
+        org.deleted_at.is_not(None),
+    )
 
 
 def _own(models: list[str] | None) -> frozenset[str] | None:

@@ -6,6 +6,7 @@ import logging
 
 from tripoint.auth.administration import Administration
 from tripoint.auth.authenticator import Authenticator
+from tripoint.auth.broadcast import EVERYTHING, Listener, Notify, Quiet
 from tripoint.auth.cache import TtlCache
 from tripoint.auth.directory import Directory, KeyGrant, TeamGrant
 from tripoint.auth.jwks import JwksKeys, StaticKeys
@@ -30,6 +31,7 @@ class Identity:
         except ValueError as exc:
             raise ConfigError([str(exc)]) from None
         directory = Directory(database)
+        pushed = settings.revocation_push and database.dialect == "postgresql"
         self.keys: TtlCache[str, KeyGrant | None] = TtlCache(
             directory.key, ttl=settings.key_cache_ttl, max_size=settings.key_cache_size
         )
@@ -55,10 +57,27 @@ class Identity:
             known_models=models,
             rotation_grace=settings.rotation_grace,
             forget=self._forget,
+            announcer=Notify() if pushed else Quiet(),
         )
         self.limits = LimitAdministration(database, forget=self._forget)
         self.database = database
         self.cache_ttl = settings.key_cache_ttl
+        self.listener = (
+            Listener(
+                database.driver_dsn(),
+                self._pushed,
+                connect_timeout=database.connect_timeout,
+            )
+            if pushed
+            else None
+        )
+
+    def _pushed(self, payload: str) -> None:
+        """Another replica (or the CLI) changed a key (payload: its id) or anything (`*`)."""
+        if payload == EVERYTHING:
+            self._forget(None)
+        else:
+            self.keys.discard(lambda grant: grant is not None and grant.key_id == payload)
 
     def _forget(self, digest: str | None) -> None:
         self.key_ids.clear()  # by id, it cannot be told apart; only batch lines read it
@@ -69,9 +88,16 @@ class Identity:
             self.keys.invalidate(digest)
 
     async def start(self) -> None:
-        log.info("authentication on", extra={"key_cache_ttl": self.cache_ttl})
+        log.info(
+            "authentication on",
+            extra={"key_cache_ttl": self.cache_ttl, "revocation_push": self.listener is not None},
+        )
+        if self.listener is not None:
+            await self.listener.start()
 
     async def close(self) -> None:
+        if self.listener is not None:
+            await self.listener.close()
         if self.tokens is not None:
             await self.tokens.close()
 
@@ -82,5 +108,5 @@ class Identity:
 def _tokens(settings: AuthSettings) -> TokenVerifier | None:
     if settings.jwt is None:
         return None
-    keys: KeySource = JwksKeys(settings.jwt) if settings.jwt.jwks_url else StaticKeys(settings.jwt)
+    keys: KeySource = StaticKeys(settings.jwt) if settings.jwt.keys else JwksKeys(settings.jwt)
     return TokenVerifier(settings.jwt, keys)

@@ -1,9 +1,13 @@
-"""Verification keys for JWTs: static keys from config, or a JWKS URL fetched and cached.
+"""Verification keys for JWTs: static keys from config, or a JWKS fetched and cached (from a
+configured URL, or from the `jwks_uri` OIDC discovery names).
 
 A JWKS is trusted for `jwks_cache_ttl`. A token signed with a `kid` we do not know triggers
 a refetch (the IdP rotated its keys), at most once per `jwks_min_refresh`, so a flood of
-forged kids cannot turn into a flood of requests to the IdP. If a refresh fails, the last
-good set keeps working (logged), since public keys do not become secret by being old.
+forged kids cannot turn into a flood of requests to the IdP (nor can a flood of tokens while
+the IdP is down: with no keys, a failure is answered from memory for `jwks_min_refresh`).
+If a refresh fails, the last good set keeps working (logged), since public keys do not become
+secret by being old; with no good set at all the answer is 503 (we cannot tell), never a 401
+guess.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass
 import aiohttp
 import jwt
 
+from tripoint.auth.discovery import Discovery, FixedLocation, JwksLocation
 from tripoint.config.schema import JwtSettings
 from tripoint.errors import AuthenticationError, ServiceUnavailableError
 
@@ -63,13 +68,18 @@ class JwksKeys:
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._url = str(settings.jwks_url)
+        self._location: JwksLocation = (
+            Discovery(settings, clock=clock)
+            if settings.discovers
+            else FixedLocation(str(settings.jwks_url))
+        )
         self._algorithms = tuple(a for a in settings.algorithms if a not in _HMAC)
         self._ttl = settings.jwks_cache_ttl
         self._min_refresh = settings.jwks_min_refresh
         self._clock = clock
         self._keys: dict[str | None, VerificationKey] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None  # the last failure while holding no keys at all
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
 
@@ -91,8 +101,12 @@ class JwksKeys:
             started = self._clock()
             if self._fetched_at is not None and started - self._fetched_at < self._min_refresh:
                 return  # another caller refreshed while we waited for the lock
+            if self._failed_at is not None and started - self._failed_at < self._min_refresh:
+                # Down and nothing to fall back on: answer at once rather than send every
+                # JWT caller on to an identity provider that just failed.
+                raise ServiceUnavailableError("The token issuer's keys are unavailable.")
             try:
-                document = await self._fetch()
+                document = await self._fetch(await self._location.locate(self._fetch))
                 keys = jwt.PyJWKSet.from_dict(document)
             except (
                 aiohttp.ClientError,
@@ -102,7 +116,9 @@ class JwksKeys:
                 jwt.PyJWTError,
             ) as exc:
                 log.warning("JWKS refresh failed", extra={"error": type(exc).__name__})
+                self._location.forget()  # the JWKS may have moved: rediscover next time
                 if not self._keys:
+                    self._failed_at = started
                     raise ServiceUnavailableError(
                         "The token issuer's keys are unavailable."
                     ) from exc
@@ -113,17 +129,17 @@ class JwksKeys:
                 for k in keys.keys
                 if k.public_key_use in (None, "sig")
             }
-            self._fetched_at = started
+            self._fetched_at, self._failed_at = started, None
             log.info("JWKS refreshed", extra={"keys": len(self._keys)})
 
-    async def _fetch(self) -> dict[str, object]:
+    async def _fetch(self, url: str) -> dict[str, object]:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
-        async with self._session.get(self._url) as response:
+        async with self._session.get(url) as response:
             response.raise_for_status()
             document = await response.json(content_type=None)
         if not isinstance(document, dict):
-            raise TypeError("a JWKS document is a JSON object")
+            raise TypeError("a JWKS or discovery document is a JSON object")
         return document
 
     async def close(self) -> None:

@@ -1,46 +1,68 @@
-"""The identity tables: orgs > teams > users, API keys, the limits set on them, the audit log."""
+"""The identity tables: orgs > teams > users, API keys, the limits set on them, the audit log.
+
+Orgs, teams and users are deleted by marking them (`deleted_at`): their keys stay, revoked, and
+the audit log and call ledger keep naming them. Names and emails are unique among the living
+only (partial unique indexes), so a deleted team's name can be given to a new team.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tripoint.storage.base import Base, UtcDateTime, utcnow
 
 Id = String(40)
+_LIVE = text("deleted_at IS NULL")
+
+
+def unique_among_living(table: str, column: str) -> Index:
+    return Index(
+        f"uq_{table}_{column}_live",
+        column,
+        unique=True,
+        sqlite_where=_LIVE,
+        postgresql_where=_LIVE,
+    )
 
 
 class OrgRow(Base):
     __tablename__ = "orgs"
+    __table_args__ = (unique_among_living("orgs", "name"),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class TeamRow(Base):
     __tablename__ = "teams"
+    __table_args__ = (unique_among_living("teams", "name"),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200), unique=True)  # what JWT team claims name
+    name: Mapped[str] = mapped_column(String(200))  # what JWT team claims name
     models: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)  # None: every model
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class UserRow(Base):
     __tablename__ = "users"
+    __table_args__ = (unique_among_living("users", "email"),)
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     team_id: Mapped[str] = mapped_column(ForeignKey("teams.id"), index=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320))
     role: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class KeyRow(Base):

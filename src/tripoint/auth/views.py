@@ -170,6 +170,18 @@ class LimitsView(LimitsBody):
     updated_at: datetime | None = None
 
 
+class Deletion(View):
+    """What a deletion did. Nothing is erased: the keys stay listed as revoked
+    (`include_revoked`), and the audit log and call ledger keep every entry."""
+
+    id: str
+    object: Literal["org", "team"]
+    deleted_at: datetime
+    teams_deleted: list[str]
+    keys_revoked: list[str]
+    users_deleted: list[str]
+
+
 class PrincipalView(View):
     id: str
     kind: str

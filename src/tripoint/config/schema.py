@@ -356,12 +356,15 @@ class JwtKey(Strict):
 
 
 class JwtSettings(Strict):
-    """OIDC/JWT bearer tokens: signature (JWKS URL or static keys), iss, aud, exp, nbf."""
+    """OIDC/JWT bearer tokens: signature (JWKS URL, static keys, or OIDC discovery), iss, aud,
+    exp, nbf. With neither `jwks_url` nor `keys`, the JWKS is found by OIDC discovery."""
 
     issuer: str = Field(min_length=1)
     audience: str = Field(min_length=1)
     jwks_url: HttpUrl | None = None
     keys: tuple[JwtKey, ...] = ()
+    # default: {issuer}/.well-known/openid-configuration; its `issuer` must equal ours
+    discovery_url: HttpUrl | None = None
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     jwks_cache_ttl: PositiveFloat = 300.0  # seconds a fetched JWKS is trusted
     jwks_min_refresh: NonNegativeFloat = 10.0  # an unknown kid refetches at most this often
@@ -374,9 +377,19 @@ class JwtSettings(Strict):
 
     @model_validator(mode="after")
     def _has_keys(self) -> JwtSettings:
-        if (self.jwks_url is None) == (not self.keys):
-            raise ValueError("set exactly one of jwks_url or keys")
+        sources = [self.jwks_url is not None, bool(self.keys), self.discovery_url is not None]
+        if sum(sources) > 1:
+            raise ValueError("set at most one of jwks_url, keys or discovery_url")
+        if not any(sources) and not self.issuer.startswith(("https://", "http://")):
+            raise ValueError(
+                "without jwks_url, keys or discovery_url the keys are discovered from the "
+                "issuer, which must then be an http(s) URL"
+            )
         return self
+
+    @property
+    def discovers(self) -> bool:
+        return self.jwks_url is None and not self.keys
 
 
 class AuthSettings(Strict):
@@ -385,6 +398,9 @@ class AuthSettings(Strict):
     pepper: Secret  # HMAC-SHA-256 server secret for key hashes; changing it voids every key
     bootstrap_admin_key: Secret | None = None  # an admin key from config, for the first login
     key_cache_ttl: PositiveFloat = 10.0  # seconds; bounds revocation delay on other replicas
+    # PostgreSQL: changes are pushed to every replica at once (LISTEN/NOTIFY); the TTL stays
+    # the bound while the push channel is down
+    revocation_push: bool = True
     key_cache_size: PositiveInt = 100_000
     rotation_grace: NonNegativeFloat = 86_400.0  # seconds a rotated key keeps working
     jwt: JwtSettings | None = None

@@ -83,6 +83,15 @@ class Database:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
 
     @property
+    def connect_timeout(self) -> float:
+        return self._connect_timeout
+
+    def driver_dsn(self) -> str:
+        """The URL as the bare driver takes it (for a dedicated connection, e.g. LISTEN).
+        It carries the password: never log it."""
+        return self.url.set(drivername=self.dialect).render_as_string(hide_password=False)
+
+    @property
     def engine(self) -> AsyncEngine:
         if self._engine is None:
             self._engine = self._create_engine()
@@ -130,12 +139,31 @@ class Database:
 
     async def migrate(self) -> None:
         """Upgrade the schema to the newest revision (idempotent; serialised across replicas)."""
-        async with self.engine.begin() as connection:
-            if self.dialect == "postgresql":
+        if self.dialect == "sqlite":
+            await self._migrate_sqlite()
+        else:
+            async with self.engine.begin() as connection:
                 # Replicas starting together must not run the same DDL twice.
                 await connection.execute(text("SELECT pg_advisory_xact_lock(7340931)"))
-            await connection.run_sync(upgrade)
+                await connection.run_sync(upgrade)
         log.info("database migrated", extra={"dialect": self.dialect})
+
+    async def _migrate_sqlite(self) -> None:
+        """SQLite alters a table by copying it, which foreign keys forbid while other tables
+        point at it; SQLite's own procedure turns them off (outside a transaction: inside one
+        the pragma does nothing), checks them after, and turns them back on."""
+        async with self.engine.connect() as connection:
+            await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            await connection.commit()
+            try:
+                async with connection.begin():
+                    await connection.run_sync(upgrade)
+                    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                    if broken:
+                        raise ConfigError([f"migration left {len(broken)} broken references"])
+            finally:
+                await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                await connection.commit()
 
     async def ready(self) -> bool:
         """Started and migrated. A database outage does not make the gateway unready: the key

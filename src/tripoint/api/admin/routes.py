@@ -61,6 +61,12 @@ async def get_org(org_id: str, actor: AsAdmin, admin: Admin) -> views.OrgView:
     return await admin.get_org(actor, org_id)
 
 
+@router.delete("/orgs/{org_id}", tags=["orgs"])
+async def delete_org(org_id: str, actor: AsAdmin, admin: Admin) -> views.Deletion:
+    """Deletes the org and every team in it, as `DELETE /teams/{id}` does each."""
+    return await admin.delete_org(actor, org_id)
+
+
 # teams ---------------------------------------------------------------------------------------
 @router.post("/teams", status_code=201, tags=["teams"])
 async def create_team(body: views.NewTeam, actor: AsAdmin, admin: Admin) -> views.TeamView:
@@ -82,6 +88,13 @@ async def change_team(
     team_id: str, body: views.TeamChange, actor: AsAdmin, admin: Admin
 ) -> views.TeamView:
     return await admin.change_team(actor, team_id, body)
+
+
+@router.delete("/teams/{team_id}", tags=["teams"])
+async def delete_team(team_id: str, actor: AsAdmin, admin: Admin) -> views.Deletion:
+    """Revokes the team's keys and deletes its users at once, on every replica; the audit log
+    and call ledger keep their entries. The answer lists what was revoked and deleted."""
+    return await admin.delete_team(actor, team_id)
 
 
 # users ---------------------------------------------------------------------------------------

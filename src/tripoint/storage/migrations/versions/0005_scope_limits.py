@@ -1,7 +1,7 @@
 """Limits set through the admin API on orgs, teams, keys and users.
 
-Revision ID: 0004_scope_limits
-Revises: 0003_call_content
+Revision ID: 0005_scope_limits
+Revises: 0004_identity_deletion
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from tripoint.storage.base import UtcDateTime
 
-revision = "0004_scope_limits"
-down_revision = "0003_call_content"
+revision = "0005_scope_limits"
+down_revision = "0004_identity_deletion"
 branch_labels = None
 depends_on = None
 
