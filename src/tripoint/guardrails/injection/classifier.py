@@ -27,6 +27,7 @@ from tripoint.guardrails.verdict_cache import VerdictCache
 
 MODEL_FILE = "model.json"
 WINDOW = 64  # tokens per window: an attack is not diluted by a long text around it
+MIN_WORDS = 4  # shorter texts get the rules only
 CACHE_SIZE = 4096  # texts whose verdicts are kept (a conversation's history, many callers)
 
 
@@ -105,7 +106,7 @@ class InjectionDetector:
         model: ScoreModel | None,
         threshold: float,
         batch: int = 4,
-        min_words: int = 4,
+        min_words: int = MIN_WORDS,
         *,
         gate: bool = True,
         cache_size: int = CACHE_SIZE,

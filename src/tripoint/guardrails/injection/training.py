@@ -4,11 +4,11 @@
 
 Reproducible: fixed corpora and splits (corpus.py) plus generated attack-sounding benign
 prompts (augment.py), weighted up with the corpora's own, a seeded fit of a small network (one
-ReLU layer, full-batch Adam), thresholds from validation data only: each keeps the
-false-positive rate on benign validation prompts at or under its target. The cheap gate
-(prefilter.py) is a logistic regression on token features of the same training texts (by
-scikit-learn's deterministic L-BFGS); its threshold keeps PREFILTER_RECALL of the validation
-attacks, scored window by window as at run time. The rate on
+ReLU layer, full-batch Adam). The cheap gate (prefilter.py) is a logistic regression on token
+features of the same training texts (scikit-learn's deterministic L-BFGS); its threshold keeps
+PREFILTER_RECALL of the validation attacks. Thresholds come from validation data only, scored
+as the detector scores (64-token windows behind the gate): each keeps the false-positive rate
+on benign validation prompts at or under its target. The rate on
 attack-sounding benign prompts is written beside it and reported by the benchmark (that
 subset is small and partly mislabelled: some "benign" rows carry adversarial suffixes, so it
 is measured, not calibrated on).
@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tripoint.guardrails.injection import augment, corpus
-from tripoint.guardrails.injection.classifier import MODEL_FILE, window_spans
+from tripoint.guardrails.injection.classifier import MIN_WORDS, MODEL_FILE, window_spans
 from tripoint.guardrails.injection.embedder import MiniLMEmbedder, Vectors
 from tripoint.guardrails.injection.prefilter import BUCKETS, Prefilter, features
 
@@ -153,6 +153,26 @@ def _worst_window(gate: Prefilter, embedder: MiniLMEmbedder, text: str) -> float
     return float(gate.scores([ids[a:b] for a, b in window_spans(len(ids))]).max())
 
 
+def runtime_scores(
+    embedder: MiniLMEmbedder,
+    layers: list[tuple[Floats, Floats]],
+    gate: Prefilter,
+    texts: Sequence[str],
+) -> Floats:
+    """Each text's score as the detector computes it, so thresholds are calibrated on what
+    runs: 0 under MIN_WORDS words (rules only), else the worst window the gate sends on."""
+    out = np.zeros(len(texts))
+    for i, text in enumerate(texts):
+        if len(text.split()) < MIN_WORDS:
+            continue
+        ids = embedder.token_ids(text)
+        pieces = [ids[a:b] for a, b in window_spans(len(ids))]
+        pieces = [pieces[j] for j in gate.suspicious(pieces)]
+        if pieces:
+            out[i] = float(mlp_scores(layers, embedder.embed_ids(pieces)).max())
+    return out
+
+
 def mlp_scores(layers: list[tuple[Floats, Floats]], x: Vectors) -> Floats:
     hidden = x.astype(np.float64)
     for i, (weights, bias) in enumerate(layers):
@@ -195,7 +215,7 @@ def main(argv: Sequence[str] = ()) -> int:
     started = time.perf_counter()
     embedder = MiniLMEmbedder(threads=2)
     train, x_train = embedded(embedder, "train", cache)
-    validation, x_val = embedded(embedder, "validation", cache)
+    validation = corpus.load("validation")  # scored window by window below, as at run time
     extra = augment.benign_attack_sounding()
     x_train = np.concatenate([x_train, embed_all(embedder, extra)])
     y_train = np.array([e.label for e in train] + [0] * len(extra), dtype=np.float64)
@@ -207,17 +227,18 @@ def main(argv: Sequence[str] = ()) -> int:
     else:
         weights, bias = fit(x_train, y_train)
         layers = [(weights[:, None], np.array([bias]))]
-    val = mlp_scores(layers, x_val)
-    benign = np.array([e.label == 0 for e in validation])
-    hard = np.array([e.hard for e in validation])
-    thresholds = {f"{fpr:g}": threshold_for(val[benign], fpr) for fpr in TARGET_FPRS}
-    attacks = val[~benign]
     gate = fit_prefilter(
         embedder,
         [e.text for e in train] + extra,
         [e.label for e in train] + [0] * len(extra),
         validation,
     )
+    shipped = [(np.round(w, 5), np.round(b, 5)) for w, b in layers]
+    val = runtime_scores(embedder, shipped, gate, [e.text for e in validation])
+    benign = np.array([e.label == 0 for e in validation])
+    hard = np.array([e.hard for e in validation])
+    thresholds = {f"{fpr:g}": threshold_for(val[benign], fpr) for fpr in TARGET_FPRS}
+    attacks = val[~benign]
     model = {
         "embedding": embedder.model_id,
         "thresholds": thresholds,
@@ -230,9 +251,7 @@ def main(argv: Sequence[str] = ()) -> int:
         "validation_fpr_attack_sounding": {
             k: float((val[hard] >= t).mean()) for k, t in thresholds.items()
         },
-        "layers": [
-            {"weights": np.round(w, 5).tolist(), "bias": np.round(b, 5).tolist()} for w, b in layers
-        ],
+        "layers": [{"weights": w.tolist(), "bias": b.tolist()} for w, b in shipped],
         "prefilter": gate.to_json(),
     }
     target = Path(options.get("--out", Path(__file__).with_name(MODEL_FILE)))
