@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from tripoint.guardrails.finding import Finding
-from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel, window_spans
+from tripoint.guardrails.injection.classifier import (
+    InjectionDetector,
+    ScoreModel,
+    batches,
+    window_spans,
+)
 from tripoint.guardrails.injection.embedder import DIMENSIONS, Ids, MiniLMEmbedder, Vectors
 from tripoint.guardrails.injection.prefilter import Prefilter
 from tripoint.guardrails.injection.rules import InjectionRules
@@ -234,3 +239,11 @@ def test_the_gate_round_trips_through_its_json_form() -> None:
 
     assert np.array_equal(again.weights, gate.weights)
     assert (again.bias, again.threshold) == (gate.bias, gate.threshold)
+
+
+def test_batches_hold_pieces_of_one_length_so_none_is_padded() -> None:
+    pieces = [np.zeros(n, dtype=np.int64) for n in (64, 64, 20, 64, 64, 64)]
+
+    grouped = batches(pieces, 2)
+
+    assert [[len(p) for p in batch] for batch in grouped] == [[64, 64], [20], [64, 64], [64]]

@@ -91,6 +91,19 @@ def window_spans(tokens: int, size: int = WINDOW) -> list[tuple[int, int]]:
     return [(i, min(i + size, tokens)) for i in range(0, tokens - overlap, size - overlap)]
 
 
+def batches(pieces: list[Ids], size: int) -> list[list[Ids]]:
+    """Runs of at most `size` pieces of one length, in order: a batch is padded to its
+    longest piece and the encoder's cost is per padded token, so a short tail window rides
+    alone rather than padded to a full one (batching saves little on a CPU)."""
+    out: list[list[Ids]] = []
+    for piece in pieces:
+        if out and len(out[-1]) < size and len(out[-1][0]) == len(piece):
+            out[-1].append(piece)
+        else:
+            out.append([piece])
+    return out
+
+
 class InjectionDetector:
     """Rules first (cheap, certain), then the classifier on the windows the gate lets by.
 
@@ -141,10 +154,8 @@ class InjectionDetector:
             order = np.argsort(-gate, kind="stable")
             pieces = [pieces[i] for i in order if gate[i] >= self._prefilter.threshold]
         worst = 0.0
-        for i in range(0, len(pieces), self._batch):
-            worst = max(
-                worst, float(model.scores(embedder.embed_ids(pieces[i : i + self._batch])).max())
-            )
+        for batch in batches(pieces, self._batch):
+            worst = max(worst, float(model.scores(embedder.embed_ids(batch)).max()))
             if stop_at is not None and worst >= stop_at:
                 break
         return worst
