@@ -71,6 +71,8 @@ from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Chunk
 from tripoint.schema.requests import ChatRequest
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The first wave's model.json thresholds (calibrated on whole prompts cut at 128 tokens).
+FIRST_WAVE_THRESHOLDS = {0.01: 0.800122419839218, 0.05: 0.309559767895538}
 SHARED_CONFIG = """
 guardrails:
   checks:
@@ -319,10 +321,14 @@ def accuracy(results: dict[str, object]) -> None:
     per_text = window_scores(embedder, model, [e.text for e in test])
     short = np.array([len(e.text.split()) < 4 for e in test])  # rules only, as at run time
     gate_at = model.prefilter.threshold if model.prefilter else -np.inf
-    paths = {
-        "first wave (every window)": np.array([float(m.max()) for m, _ in per_text]),
-        "gated (this run's code)": np.array(
-            [float(np.where(g >= gate_at, m, 0.0).max()) for m, g in per_text]
+    first_wave = np.array([float(m.max()) for m, _ in per_text])
+    shipped = {fpr: model.threshold(fpr) for fpr in (0.01, 0.05)}
+    paths = {  # (scores, thresholds): the first wave with its own thresholds, then this code's
+        "first wave": (first_wave, FIRST_WAVE_THRESHOLDS),
+        "first wave, this run's thresholds": (first_wave, shipped),
+        "gated (this run's code)": (
+            np.array([float(np.where(g >= gate_at, m, 0.0).max()) for m, g in per_text]),
+            shipped,
         ),
     }
     labels = np.array([e.label for e in test])
@@ -337,7 +343,7 @@ def accuracy(results: dict[str, object]) -> None:
         f"| rules alone | - | {ruled[labels == 1].mean():.3f} | {ruled[labels == 0].mean():.4f} "
         f"| {ruled[hard].mean():.3f} |"
     )
-    for path, raw in paths.items():
+    for path, (raw, thresholds) in paths.items():
         scores = np.where(short, 0.0, raw)
         benign, attacks = scores[labels == 0], scores[labels == 1]
         row: dict[str, object] = {}
@@ -349,7 +355,7 @@ def accuracy(results: dict[str, object]) -> None:
                 f"| {path} | classifier alone, FPR {fpr:.0%} on test | {tpr:.3f} | {fpr:.3f} | - |"
             )
         for fpr in (0.01, 0.05):
-            t = model.threshold(fpr)
+            t = thresholds[fpr]
             flagged = ruled | (scores >= t)
             point = {
                 "tpr": float(flagged[labels == 1].mean()),
@@ -363,7 +369,7 @@ def accuracy(results: dict[str, object]) -> None:
             )
         for source in ("neuralchemy", "s-labs", "yanismiraoui"):
             pick = np.array([e.source == source for e in test])
-            flagged = ruled | (scores >= model.threshold(0.01))
+            flagged = ruled | (scores >= thresholds[0.01])
             tpr = flagged[pick & (labels == 1)].mean()
             fpr = flagged[pick & (labels == 0)].mean() if (pick & (labels == 0)).any() else np.nan
             row[f"by_source_{source}"] = {"tpr": float(tpr), "fpr": float(fpr)}
@@ -386,7 +392,7 @@ def accuracy(results: dict[str, object]) -> None:
     gated = InjectionDetector(embedder, model, model.threshold(0.01))
     hand = {
         "first wave": [
-            t for t in HARD_BENIGN if rules.find(t) or first.score(t) >= model.threshold(0.01)
+            t for t in HARD_BENIGN if rules.find(t) or first.score(t) >= FIRST_WAVE_THRESHOLDS[0.01]
         ],
         "gated": [t for t in HARD_BENIGN if gated.find(t)],
     }
