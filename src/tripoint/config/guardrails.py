@@ -112,6 +112,7 @@ class GuardrailSettings(Strict):
     window_chars: PositiveInt = Field(default=256, ge=32)  # longest value caught in streams
     max_held_chars: PositiveInt = 16_384  # a stream holding more than this blocks
     workers: PositiveInt = 2  # threads running the heavier checks off the event loop
+    classifier_threads: PositiveInt = 2  # ONNX Runtime threads per injection-classifier run
 
     @model_validator(mode="after")
     def _names_are_checks(self) -> GuardrailSettings:

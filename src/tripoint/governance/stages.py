@@ -10,6 +10,7 @@ from tripoint.config.governance import GovernanceSettings
 from tripoint.errors import InvalidRequestError, PermissionDeniedError
 from tripoint.governance.policy import Subject, evaluate, rank
 from tripoint.pipeline.call import Call, PolicyOutcome
+from tripoint.pipeline.findings import InputScan
 from tripoint.pipeline.stage import ChunkStream, Next
 from tripoint.providers.target import Target
 
@@ -17,10 +18,11 @@ DATA_CLASS_HEADER = "x-tripoint-data-class"
 
 
 class FindingScanner(Protocol):
-    """Finds sensitive data types in a call's input (the guardrails' detectors): each type
-    found (EMAIL_ADDRESS, AWS_ACCESS_KEY, ...) plus its umbrella, PII or SECRET."""
+    """Finds sensitive data in a call's input (the guardrails' detectors): its `kinds` are
+    each type found (EMAIL_ADDRESS, AWS_ACCESS_KEY, ...) plus its umbrella, PII or SECRET;
+    the findings themselves ride on the call, so the guardrails stage does not scan again."""
 
-    async def findings(self, call: Call) -> frozenset[str]: ...
+    async def scan(self, call: Call) -> InputScan: ...
 
 
 class Classify:
@@ -32,10 +34,11 @@ class Classify:
         self._scanner = scanner
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
-        findings = await self._scanner.findings(call) if self._scanner else frozenset()
+        scan = await self._scanner.scan(call) if self._scanner else None
+        findings = scan.kinds if scan else frozenset()
         data_class = self.classify(call, findings)
         call.record.data_class = data_class
-        classified = dataclasses.replace(call, data_class=data_class, findings=findings)
+        classified = dataclasses.replace(call, data_class=data_class, findings=findings, scan=scan)
         async for chunk in call_next(classified):
             yield chunk
 

@@ -26,7 +26,8 @@ from tripoint.guardrails.secrets import (
 class _Models:
     """What several checks can share: one analyzer per entity set, one embedder."""
 
-    def __init__(self) -> None:
+    def __init__(self, settings: GuardrailSettings) -> None:
+        self._settings = settings
         self._analyzers: dict[frozenset[str], object] = {}
         self._embedder: Embedder | None = None
         self._model: ScoreModel | None = None
@@ -39,13 +40,14 @@ class _Models:
 
     def classifier(self) -> tuple[Embedder, ScoreModel]:
         if self._embedder is None or self._model is None:
-            self._embedder, self._model = MiniLMEmbedder(), ScoreModel.load()
+            threads = self._settings.classifier_threads
+            self._embedder, self._model = MiniLMEmbedder(threads=threads), ScoreModel.load()
         return self._embedder, self._model
 
 
 def build_guardrails(settings: GuardrailSettings) -> dict[str, Guardrail]:
     """Every configured check, ready to run (slow: loads models; call off the event loop)."""
-    models = _Models()
+    models = _Models(settings)
     return {
         name: _guardrail(name, check, settings, models) for name, check in settings.checks.items()
     }

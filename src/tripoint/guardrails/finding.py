@@ -8,19 +8,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+# Findings are shared with the classify stage through the Call, so the type lives below both.
+from tripoint.pipeline.findings import Finding
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing found: its type (`EMAIL_ADDRESS`, `openai_key`) and where, never its text.
-
-    A finding about the whole text (an injection) spans all of it and cannot be redacted.
-    """
-
-    kind: str
-    start: int
-    end: int
-    score: float = 1.0
-    source: str = ""  # the guardrail that found it, where several scan one text
+__all__ = ["Detector", "Finding", "Outcome", "Verdict", "counts"]
 
 
 class Outcome(StrEnum):

@@ -1,6 +1,8 @@
 """The guardrails pipeline stage: screen every text of the request before the call, then
 the answer as it streams. Fail closed: a check that errors or times out blocks (503) unless
-it is configured `on_error: allow`; a request over the scan limit is rejected (413)."""
+it is configured `on_error: allow`; a request over the scan limit is rejected (413).
+PII and secret checks judge from the classify stage's findings (`Call.scan`) where it
+scanned the same text, so the input is scanned once per call."""
 
 from __future__ import annotations
 
@@ -100,8 +102,14 @@ class GuardrailStage:
                 for i, f in enumerate(fields)
                 if guardrail.roles is None or f.role in guardrail.roles
             ]
-            job = partial(_check_all, guardrail, [texts[i] for i in picked], vault)
-            verdicts = await self._guarded(call, guardrail, "input", job)
+            shared = [
+                call.scan.lookup(guardrail.name, i, texts[i]) if call.scan else None for i in picked
+            ]
+            job = partial(_check_all, guardrail, [texts[i] for i in picked], shared, vault)
+            if all(found is not None for found in shared):
+                verdicts: list[Verdict] | None = job()  # found before governance: judge only
+            else:
+                verdicts = await self._guarded(call, guardrail, "input", job)
             if verdicts is None:
                 continue
             _record(call, guardrail, "input", verdicts)
@@ -139,8 +147,17 @@ class GuardrailStage:
             return [[] for _ in texts]
 
 
-def _check_all(guardrail: Guardrail, texts: list[str], vault: Vault) -> list[Verdict]:
-    return [guardrail.check(text, vault) for text in texts]
+def _check_all(
+    guardrail: Guardrail,
+    texts: list[str],
+    shared: list[tuple[Finding, ...] | None],
+    vault: Vault,
+) -> list[Verdict]:
+    """Verdicts per text, from the classify stage's findings where it scanned that text."""
+    return [
+        guardrail.check(text, vault) if found is None else guardrail.judge(text, found, vault)
+        for text, found in zip(texts, shared, strict=True)
+    ]
 
 
 def _with_canaries(call: Call, guardrails: list[Guardrail]) -> tuple[Call, list[Guardrail]]:

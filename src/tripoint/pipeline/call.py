@@ -11,6 +11,7 @@ from enum import IntEnum, StrEnum
 from types import MappingProxyType
 
 from tripoint.config.limits import NO_LIMITS, GrantedLimits
+from tripoint.pipeline.findings import InputScan
 from tripoint.providers.target import Target
 from tripoint.schema.chunks import Usage
 from tripoint.schema.oip import InferRequest
@@ -205,6 +206,7 @@ class Call:
     priority: Priority = Priority.INTERACTIVE
     data_class: str | None = None  # set by the classify stage
     findings: frozenset[str] = frozenset()  # finding types in the input (PII, secrets)
+    scan: InputScan | None = None  # where they are, per check and text: guardrails reuse it
 
     @property
     def request_id(self) -> str:

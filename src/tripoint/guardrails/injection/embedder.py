@@ -26,6 +26,9 @@ MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 DIMENSIONS = 384
 
 
+Ids = npt.NDArray[np.int64]
+
+
 class Embedder(Protocol):
     model_id: str
 
@@ -33,8 +36,13 @@ class Embedder(Protocol):
         """One L2-normalised row per text (texts beyond the window are cut)."""
         ...
 
-    def windows(self, text: str) -> list[str]:
-        """`text` cut into pieces that each fit the model's window."""
+    def token_ids(self, text: str) -> Ids:
+        """`text` as WordPiece ids, without special tokens and uncut: tokenized once per
+        scan, then windowed, gated and embedded as ids."""
+        ...
+
+    def embed_ids(self, pieces: Sequence[Ids]) -> Vectors:
+        """One L2-normalised row per piece of ids (each at most `max_tokens - 2` long)."""
         ...
 
 
@@ -53,11 +61,13 @@ def model_path() -> Path:
 
 
 class MiniLMEmbedder:
-    """MiniLM on ONNX Runtime, one intra-op thread: the gateway runs several scans at once."""
+    """MiniLM on ONNX Runtime, one session for the process. `threads` intra-op threads cut
+    one scan's latency (two halve it on two cores); they sleep rather than spin between runs,
+    because the guardrails' worker threads and the event loop share the same cores."""
 
     model_id = MODEL_ID
 
-    def __init__(self, max_tokens: int = 128, threads: int = 1, window: int = 64) -> None:
+    def __init__(self, max_tokens: int = 128, threads: int = 1) -> None:
         self._tokenizer: Tokenizer = Tokenizer.from_file(str(tokenizer_path()))
         self._splitter: Tokenizer = Tokenizer.from_file(str(tokenizer_path()))
         self._splitter.no_truncation()
@@ -67,24 +77,31 @@ class MiniLMEmbedder:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session: onnxruntime.InferenceSession = onnxruntime.InferenceSession(
             str(model_path()), options, providers=["CPUExecutionProvider"]
         )
         self.max_tokens = max_tokens
-        self.window = window  # tokens per piece of a long text: an attack is not diluted
+        self._cls = self._splitter.token_to_id("[CLS]")
+        self._sep = self._splitter.token_to_id("[SEP]")
 
     def count(self, text: str) -> int:
         """Tokens in `text` (no special tokens, no truncation)."""
         return len(self._splitter.encode(text, add_special_tokens=False).ids)
 
-    def windows(self, text: str) -> list[str]:
-        offsets = self._splitter.encode(text, add_special_tokens=False).offsets
-        size = min(self.window, self.max_tokens - 2)  # room for [CLS] and [SEP]
-        if len(offsets) <= size:
-            return [text]
-        overlap = size // 4  # so a phrase cut by one window's end is whole in the next
-        starts = range(0, len(offsets) - overlap, size - overlap)
-        return [text[offsets[i][0] : offsets[min(i + size, len(offsets)) - 1][1]] for i in starts]
+    def token_ids(self, text: str) -> Ids:
+        return np.array(self._splitter.encode(text, add_special_tokens=False).ids, dtype=np.int64)
+
+    def embed_ids(self, pieces: Sequence[Ids]) -> Vectors:
+        if not pieces:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        cut = [p[: self.max_tokens - 2] for p in pieces]  # room for [CLS] and [SEP]
+        ids = np.zeros((len(cut), max(len(p) for p in cut) + 2), dtype=np.int64)  # [PAD] is 0
+        mask = np.zeros_like(ids)
+        for row, piece in enumerate(cut):
+            ids[row, : len(piece) + 2] = [self._cls, *piece.tolist(), self._sep]
+            mask[row, : len(piece) + 2] = 1
+        return self._run(ids, mask)
 
     def embed(self, texts: Sequence[str]) -> Vectors:
         if not texts:
@@ -92,6 +109,10 @@ class MiniLMEmbedder:
         encodings = self._tokenizer.encode_batch(list(texts))
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        return self._run(ids, mask)
+
+    def _run(self, ids: Ids, mask: Ids) -> Vectors:
+        """One session run over a padded batch; mean pooling over real tokens, then L2."""
         (hidden,) = self._session.run(
             ["last_hidden_state"],
             {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)},

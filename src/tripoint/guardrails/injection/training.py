@@ -4,8 +4,11 @@
 
 Reproducible: fixed corpora and splits (corpus.py) plus generated attack-sounding benign
 prompts (augment.py), weighted up with the corpora's own, a seeded fit of a small network (one
-ReLU layer, full-batch Adam), thresholds from validation data only: each keeps the
-false-positive rate on benign validation prompts at or under its target. The rate on
+ReLU layer, full-batch Adam). The cheap gate (prefilter.py) is a logistic regression on token
+features of the same training texts (scikit-learn's deterministic L-BFGS); its threshold keeps
+PREFILTER_RECALL of the validation attacks. Thresholds come from validation data only, scored
+as the detector scores (64-token windows behind the gate): each keeps the false-positive rate
+on benign validation prompts at or under its target. The rate on
 attack-sounding benign prompts is written beside it and reported by the benchmark (that
 subset is small and partly mislabelled: some "benign" rows carry adversarial suffixes, so it
 is measured, not calibrated on).
@@ -24,10 +27,13 @@ import numpy as np
 import numpy.typing as npt
 
 from tripoint.guardrails.injection import augment, corpus
-from tripoint.guardrails.injection.classifier import MODEL_FILE
+from tripoint.guardrails.injection.classifier import MIN_WORDS, MODEL_FILE, window_spans
 from tripoint.guardrails.injection.embedder import MiniLMEmbedder, Vectors
+from tripoint.guardrails.injection.prefilter import BUCKETS, Prefilter, features
 
 TARGET_FPRS = (0.01, 0.05)
+PREFILTER_RECALL = 0.99  # of validation attacks the gate sends on to the encoder
+PREFILTER_C = 1.0  # inverse L2 strength of the gate's logistic regression
 L2 = 1e-3  # per-example weight decay: small, the embedding is already normalised
 HIDDEN = 64  # hidden units; 0 trains a logistic regression instead
 HARD_EMPHASIS = 3.0  # attack-sounding benign prompts weigh this much more in training
@@ -113,6 +119,60 @@ def fit_mlp(
     return [(params[0], params[1]), (params[2], params[3])]
 
 
+def fit_prefilter(
+    embedder: MiniLMEmbedder,
+    texts: Sequence[str],
+    labels: Sequence[int],
+    validation: Sequence[corpus.Example],
+) -> Prefilter:
+    """The gate: class-balanced logistic regression on each text's token features; the
+    threshold is set on validation windows with the weights as shipped (float16)."""
+    from scipy import sparse  # noqa: PLC0415 -- training only (the guardrails-train extra)
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+
+    rows = [features(embedder.token_ids(t)) for t in texts]
+    matrix = sparse.csr_matrix(
+        (
+            np.ones(sum(len(r) for r in rows), dtype=np.float32),
+            (np.repeat(np.arange(len(rows)), [len(r) for r in rows]), np.concatenate(rows)),
+        ),
+        shape=(len(rows), BUCKETS),
+    )
+    model = LogisticRegression(C=PREFILTER_C, max_iter=3000, class_weight="balanced")
+    model.fit(matrix, np.asarray(labels))
+    weights = model.coef_[0].astype(np.float16).astype(np.float32)
+    gate = Prefilter(weights, float(model.intercept_[0]), threshold=0.0)
+    attacks = [e.text for e in validation if e.label == 1]
+    worst = np.sort([_worst_window(gate, embedder, t) for t in attacks])
+    threshold = float(worst[int(np.floor((1 - PREFILTER_RECALL) * len(worst)))])
+    return Prefilter(weights, gate.bias, threshold)
+
+
+def _worst_window(gate: Prefilter, embedder: MiniLMEmbedder, text: str) -> float:
+    ids = embedder.token_ids(text)
+    return float(gate.scores([ids[a:b] for a, b in window_spans(len(ids))]).max())
+
+
+def runtime_scores(
+    embedder: MiniLMEmbedder,
+    layers: list[tuple[Floats, Floats]],
+    gate: Prefilter,
+    texts: Sequence[str],
+) -> Floats:
+    """Each text's score as the detector computes it, so thresholds are calibrated on what
+    runs: 0 under MIN_WORDS words (rules only), else the worst window the gate sends on."""
+    out = np.zeros(len(texts))
+    for i, text in enumerate(texts):
+        if len(text.split()) < MIN_WORDS:
+            continue
+        ids = embedder.token_ids(text)
+        pieces = [ids[a:b] for a, b in window_spans(len(ids))]
+        pieces = [pieces[j] for j in gate.suspicious(pieces)]
+        if pieces:
+            out[i] = float(mlp_scores(layers, embedder.embed_ids(pieces)).max())
+    return out
+
+
 def mlp_scores(layers: list[tuple[Floats, Floats]], x: Vectors) -> Floats:
     hidden = x.astype(np.float64)
     for i, (weights, bias) in enumerate(layers):
@@ -155,7 +215,7 @@ def main(argv: Sequence[str] = ()) -> int:
     started = time.perf_counter()
     embedder = MiniLMEmbedder(threads=2)
     train, x_train = embedded(embedder, "train", cache)
-    validation, x_val = embedded(embedder, "validation", cache)
+    validation = corpus.load("validation")  # scored window by window below, as at run time
     extra = augment.benign_attack_sounding()
     x_train = np.concatenate([x_train, embed_all(embedder, extra)])
     y_train = np.array([e.label for e in train] + [0] * len(extra), dtype=np.float64)
@@ -167,7 +227,14 @@ def main(argv: Sequence[str] = ()) -> int:
     else:
         weights, bias = fit(x_train, y_train)
         layers = [(weights[:, None], np.array([bias]))]
-    val = mlp_scores(layers, x_val)
+    gate = fit_prefilter(
+        embedder,
+        [e.text for e in train] + extra,
+        [e.label for e in train] + [0] * len(extra),
+        validation,
+    )
+    shipped = [(np.round(w, 5), np.round(b, 5)) for w, b in layers]
+    val = runtime_scores(embedder, shipped, gate, [e.text for e in validation])
     benign = np.array([e.label == 0 for e in validation])
     hard = np.array([e.hard for e in validation])
     thresholds = {f"{fpr:g}": threshold_for(val[benign], fpr) for fpr in TARGET_FPRS}
@@ -184,9 +251,8 @@ def main(argv: Sequence[str] = ()) -> int:
         "validation_fpr_attack_sounding": {
             k: float((val[hard] >= t).mean()) for k, t in thresholds.items()
         },
-        "layers": [
-            {"weights": np.round(w, 5).tolist(), "bias": np.round(b, 5).tolist()} for w, b in layers
-        ],
+        "layers": [{"weights": w.tolist(), "bias": b.tolist()} for w, b in shipped],
+        "prefilter": gate.to_json(),
     }
     target = Path(options.get("--out", Path(__file__).with_name(MODEL_FILE)))
     target.write_text(json.dumps(model, separators=(",", ":")) + "\n", encoding="utf-8")
