@@ -1,9 +1,11 @@
 """Run batches: every line through the same pipeline as an interactive call, exactly once.
 
-The runner is a gateway component. It picks up active batches (also those a crash left
-behind), skips lines that already have a result, runs the rest with bounded concurrency, and
-finalises output and error files. A result row per (batch, custom_id) is the commit point, so a
-kill at any moment and a restart yield exactly one output line per custom_id.
+The runner is a gateway component (also the whole of `tripoint batch-worker`). It picks up
+active batches (also those a crash left behind), stores their lines, leases them one at a time
+with bounded concurrency, and once every line has its result writes the output and error files.
+Leases let any number of runners in any number of processes share one batch; a result written
+under the line's latest lease is the commit point, so a kill at any moment and a restart yield
+exactly one output line per custom_id.
 """
 
 from __future__ import annotations
@@ -20,7 +22,16 @@ from dataclasses import replace
 from typing import Protocol
 
 from tripoint.batch import lines
-from tripoint.batch.records import BatchJob, Counts, LineResult, StoredFile, new_file_id, now
+from tripoint.batch.records import (
+    BatchJob,
+    Counts,
+    InputLine,
+    Lease,
+    LineResult,
+    StoredFile,
+    now,
+    output_file_id,
+)
 from tripoint.batch.store import BatchStore, FileStore
 from tripoint.errors import TripointError
 from tripoint.pipeline.call import ANONYMOUS, Call, Principal, Priority
@@ -63,14 +74,15 @@ class BatchRunner:
         self.files = files
         self.batches = batches
         self._concurrency = concurrency
-        self._poll = poll  # also finds batches other processes created or cancelled
+        self._poll = poll  # also finds batches other processes created, cancelled or left
         self._pipeline: Pipeline | None = None
-        self._claim_ttl = claim_ttl  # a killed worker's batches wait this long for another
+        self._claim_ttl = claim_ttl  # a killed worker's lines wait this long for another
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cancelled: set[str] = set()
         self._checked: dict[str, float] = {}  # batch id -> when its status was last read
+        self._held: dict[tuple[str, int], Lease] = {}  # lines running here, renewed
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -79,10 +91,15 @@ class BatchRunner:
         self._task = asyncio.create_task(self._serve(), name="batch-runner")
 
     async def close(self) -> None:
+        held = list(self._held.values())
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        try:  # lines cut short here are free for others at once, not after the lease ttl
+            await self.batches.drop(held)
+        except TripointError:
+            log.warning("could not give back %d batch lines; they lapse", len(held))
         await self.batches.close()
 
     async def ready(self) -> bool:
@@ -98,56 +115,85 @@ class BatchRunner:
     async def _serve(self) -> None:
         while True:
             self._wake.clear()
-            for job in await self.batches.active():
-                if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
-                    continue  # another worker (gateway or batch-worker process) has it
-                renewal = asyncio.create_task(self._renew(job.id))
+            try:
+                jobs = await self.batches.active()
+            except TripointError:  # the store is away: tried again at the next poll
+                log.warning("could not list active batches")
+                jobs = []
+            for job in jobs:
                 try:
                     await self.process(job)
                 except Exception:  # the runner's boundary: a store or disk failure is logged
                     log.exception("batch pass failed", extra={"batch": job.id})  # and retried
-                finally:
-                    renewal.cancel()
-                    await self.batches.release(job.id, self.worker)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
-    async def _renew(self, batch_id: str) -> None:
-        while True:
-            await asyncio.sleep(self._claim_ttl / 3)
-            await self.batches.claim(batch_id, self.worker, self._claim_ttl)
-
     async def process(self, job: BatchJob) -> BatchJob:
-        """Take one batch as far as it goes: to completed, cancelled or failed."""
-        content = await self.files.content(job.input_file_id, job.owner)
-        if content is None:
-            return await self._fail(job, "the input file no longer exists")
-        raw = [line for line in content.splitlines() if line.strip()]
-        parsed = [lines.parse(line, number, job.endpoint) for number, line in enumerate(raw)]
-        ids = [p.custom_id for p in parsed]
-        if len(set(ids)) != len(ids):
-            return await self._fail(job, "custom_id values must be unique within a batch")
+        """Take one batch as far as this runner can: validate it, run the lines no other
+        worker holds, and finish it once every line has its result."""
         if job.status == "validating":
-            job = await self._move(job, "in_progress", counts=Counts(total=len(parsed)))
+            job = await self._begin(job)
         if job.status == "in_progress":
-            await self._run_lines(job, parsed)
-        if job.status == "validating":
-            job = replace(job, counts=Counts(total=len(parsed)))  # cancelled before it began
-        return await self._finish(job)
+            await self._run_lines(job)
+        return await self._settle(job)
 
-    async def _run_lines(self, job: BatchJob, parsed: list[lines.Line | lines.BadLine]) -> None:
-        done = await self.batches.done(job.id)
-        pending = iter([(n, p) for n, p in enumerate(parsed) if p.custom_id not in done])
+    async def _begin(self, job: BatchJob) -> BatchJob:
+        """Validate the input file and store its lines (one worker does it: the claim)."""
+        if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
+            return job
+        try:
+            content = await self.files.content(job.input_file_id, job.owner)
+            if content is None:
+                return await self._fail(job, "the input file no longer exists")
+            raw = [line for line in content.splitlines() if line.strip()]
+            rows = [
+                InputLine(lines.parse(line, number, job.endpoint).custom_id, number, line)
+                for number, line in enumerate(raw)
+            ]
+            if len({r.custom_id for r in rows}) != len(rows):
+                return await self._fail(job, "custom_id values must be unique within a batch")
+            started = _moved(job, "in_progress", counts=Counts(total=len(rows)))
+            if await self.batches.begin(started, rows):
+                return started
+            return await self.batches.get(job.id) or job  # cancelled meanwhile
+        finally:
+            await self.batches.release(job.id, self.worker)
+
+    async def _run_lines(self, job: BatchJob) -> None:
+        principal = principal_of(job)
 
         async def worker() -> None:
-            for number, line in pending:
-                if await self._is_cancelled(job.id):
-                    return
-                await self.batches.record(
-                    job.id, await self._execute(number, line, principal_of(job))
-                )
+            while not await self._is_cancelled(job.id):
+                lease = await self.batches.lease(job.id, self.worker, self._claim_ttl)
+                if lease is None:
+                    return  # every open line is done or held by another worker
+                self._held[job.id, lease.line] = lease
+                try:
+                    parsed = lines.parse(lease.raw, lease.line, job.endpoint)
+                    result = await self._execute(lease.line, parsed, principal)
+                    if not await self.batches.record(lease, result):
+                        log.warning(
+                            "a batch line's lease lapsed while it ran; its result is dropped",
+                            extra={"batch": job.id, "line": lease.line},
+                        )
+                finally:
+                    del self._held[job.id, lease.line]
 
-        await asyncio.gather(*(worker() for _ in range(self._concurrency)))
+        renewal = asyncio.create_task(self._renew())
+        try:
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self._concurrency):
+                    group.create_task(worker())
+        finally:
+            renewal.cancel()
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self._claim_ttl / 3)
+            try:
+                await self.batches.renew(list(self._held.values()), self._claim_ttl)
+            except TripointError:  # the database is away: retried; the leases may lapse
+                log.warning("could not renew batch line leases")
 
     async def _is_cancelled(self, batch_id: str) -> bool:
         """A cancel through this process is seen at once; one through another process (or
@@ -168,21 +214,43 @@ class BatchRunner:
             raise RuntimeError("the batch runner is not bound to a gateway")
         return await execute(self._pipeline, number, line, principal)
 
+    async def _settle(self, job: BatchJob) -> BatchJob:
+        """Finish the batch if nothing is left to run: every line answered (completed), or
+        cancelled with no line still running anywhere (what finished is kept)."""
+        current = await self.batches.get(job.id)
+        if current is None or current.status not in ("in_progress", "finalizing", "cancelling"):
+            return current or job
+        unfinished, running = await self.batches.open_lines(job.id)
+        if (current.status == "in_progress" and unfinished) or (
+            current.status == "cancelling" and running
+        ):
+            return current
+        if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
+            return current  # another worker is finishing it
+        try:
+            return await self._finish(current)
+        finally:
+            await self.batches.release(job.id, self.worker)
+
     async def _finish(self, job: BatchJob) -> BatchJob:
-        current = await self.batches.get(job.id) or job
-        cancelled = current.status == "cancelling" or job.id in self._cancelled
+        """Write the output and error files and close the batch. Each step may be done again
+        after a crash: the files have ids fixed by the batch, the states are compare-and-set."""
+        if job.status == "in_progress":
+            job = await self._move(job, "finalizing")
+            if job.status != "finalizing":
+                return job  # cancelled meanwhile: the next pass finishes that
+        await self.batches.seal(job.id)  # a late result (a cancelled line) is not taken
         results = await self.batches.results(job.id)
         ok = [r.body for r in results if r.ok]
         failed = [r.body for r in results if not r.ok]
-        output = await self._write(current, ok, "output") if ok else None
-        errors = await self._write(current, failed, "error") if failed else None
-        counts = Counts(current.counts.total, len(ok), len(failed))
+        output = await self._write(job, ok, "output") if ok else None
+        errors = await self._write(job, failed, "error") if failed else None
         self._cancelled.discard(job.id)
         self._checked.pop(job.id, None)
         return await self._move(
-            current,
-            "cancelled" if cancelled else "completed",
-            counts=counts,
+            job,
+            "cancelled" if job.status == "cancelling" else "completed",
+            counts=Counts(job.counts.total, len(ok), len(failed)),
             output_file_id=output,
             error_file_id=errors,
         )
@@ -190,7 +258,11 @@ class BatchRunner:
     async def _write(self, job: BatchJob, rows: list[bytes], kind: str) -> str:
         content = b"\n".join(rows) + b"\n"
         stored = StoredFile(
-            new_file_id(), job.owner, "batch_output", f"{job.id}_{kind}.jsonl", len(content)
+            output_file_id(job.id, kind),
+            job.owner,
+            "batch_output",
+            f"{job.id}_{kind}.jsonl",
+            len(content),
         )
         await self.files.put(stored, content)
         return stored.id
@@ -199,11 +271,15 @@ class BatchRunner:
         return await self._move(job, "failed", errors=(why,))
 
     async def _move(self, job: BatchJob, status: str, **changes: object) -> BatchJob:
-        moved = replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]
+        moved = _moved(job, status, **changes)
         if await self.batches.save(moved, expect=job.status):
             return moved
         # cancelled meanwhile: the next pass picks the batch up in its new state
         return await self.batches.get(job.id) or job
+
+
+def _moved(job: BatchJob, status: str, **changes: object) -> BatchJob:
+    return replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]
 
 
 def principal_of(job: BatchJob) -> Principal:

@@ -403,7 +403,11 @@ class BatchSettings(Strict):
     enabled: bool = True
     concurrency: PositiveInt = 4  # lines in flight per gateway process
     max_file_bytes: PositiveInt = 200 * 1024 * 1024  # the largest upload (OpenAI's limit)
-    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's batch is taken over
+    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's lines are run again
+    # Where jobs, lines and files live. `database`: the SQL store (`storage`), for workers and
+    # replicas on several machines; `embedded`: SQLite and files under the data directory;
+    # `auto`: `database` when `storage.url` is PostgreSQL, else `embedded`.
+    store: Literal["auto", "embedded", "database"] = "auto"
 
 
 class MetricsSettings(Strict):

@@ -57,7 +57,7 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
         stages["classify"] = Classify(governance, scanner=scanner if governance.findings else None)
         stages["govern"] = Govern(governance, routes_of(settings))
     identity, ledger = _identity(settings, components, stages)
-    batches = _batch_runner(settings)
+    batches = _batch_runner(settings, components)
     if batches is not None:
         components.append(batches)
     sinks: list[RecordSink] = [ledger] if ledger is not None else []
@@ -113,18 +113,41 @@ def _identity(
     return identity, ledger
 
 
-def _batch_runner(settings: Settings) -> BatchRunner | None:
+def _batch_runner(settings: Settings, components: list[Component]) -> BatchRunner | None:
     if not settings.batch.enabled:
         return None
-    from tripoint.batch.disk import DiskFileStore  # noqa: PLC0415
     from tripoint.batch.runner import BatchRunner  # noqa: PLC0415
-    from tripoint.batch.sqlite import SqliteBatchStore  # noqa: PLC0415
+    from tripoint.batch.store import BatchStore, FileStore  # noqa: PLC0415
 
-    data = settings.server.data_dir or default_data_dir()
-    # The embedded stores; the SQL store (PostgreSQL for replicas) plugs in at this seam.
+    files: FileStore
+    batches: BatchStore
+    if _batches_in_database(settings):
+        from tripoint.batch.sql import SqlBatchStore  # noqa: PLC0415
+        from tripoint.batch.sqlfiles import SqlFileStore  # noqa: PLC0415
+        from tripoint.storage.database import Database  # noqa: PLC0415
+
+        database = next((c for c in components if isinstance(c, Database)), None)
+        if database is None:  # `batch.store: database` with no identity or ledger
+            database = Database.from_settings(settings)
+            components.append(database)
+        files, batches = SqlFileStore(database), SqlBatchStore(database)
+    else:
+        from tripoint.batch.disk import DiskFileStore  # noqa: PLC0415
+        from tripoint.batch.sqlite import SqliteBatchStore  # noqa: PLC0415
+
+        data = settings.server.data_dir or default_data_dir()
+        files = DiskFileStore(data / "files")
+        batches = SqliteBatchStore(data / "batches.sqlite3")
     return BatchRunner(
-        DiskFileStore(data / "files"),
-        SqliteBatchStore(data / "batches.sqlite3"),
+        files,
+        batches,
         concurrency=settings.batch.concurrency,
         claim_ttl=settings.batch.claim_ttl,
     )
+
+
+def _batches_in_database(settings: Settings) -> bool:
+    if settings.batch.store != "auto":
+        return settings.batch.store == "database"
+    url = settings.storage.url if settings.storage is not None else None
+    return url is not None and url.get_secret_value().startswith("postgres")
