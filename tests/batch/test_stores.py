@@ -160,10 +160,13 @@ async def test_a_claim_excludes_others_until_it_lapses(store: BatchStore) -> Non
 async def test_lines_are_leased_in_order_each_to_one_worker(store: BatchStore) -> None:
     job = await started(store, 3)
 
-    leases = [await store.lease(job.id, f"w{i}", ttl=30) for i in range(4)]
+    first = await store.lease(job.id, "w0", ttl=30)
+    more = await store.lease(job.id, "w1", ttl=30, limit=5)
+    none = await store.lease(job.id, "w2", ttl=30, limit=5)
 
-    assert [x.custom_id if x else None for x in leases] == ["c0", "c1", "c2", None]
-    assert [x.raw if x else None for x in leases[:1]] == [b'{"line": 0}']
+    assert [(x.custom_id, x.raw) for x in first] == [("c0", b'{"line": 0}')]
+    assert [x.custom_id for x in more] == ["c1", "c2"]
+    assert none == []
     assert await store.open_lines(job.id) == (3, 3)
 
 
@@ -171,12 +174,12 @@ async def test_concurrent_leases_never_share_a_line(store: BatchStore) -> None:
     job = await started(store, 40)
 
     async def take(worker: str) -> list[str]:
-        taken = []
-        while (lease := await store.lease(job.id, worker, ttl=30)) is not None:
-            taken.append(lease.custom_id)
+        taken: list[str] = []
+        while leases := await store.lease(job.id, worker, ttl=30, limit=len(worker)):
+            taken += [lease.custom_id for lease in leases]
         return taken
 
-    hauls = await asyncio.gather(*(take(f"w{i}") for i in range(6)))
+    hauls = await asyncio.gather(*(take("w" * i) for i in range(1, 7)))  # 1 to 6 at a time
 
     everything = [custom_id for haul in hauls for custom_id in haul]
     assert sorted(everything) == sorted(f"c{i}" for i in range(40))
@@ -186,17 +189,15 @@ async def test_a_lapsed_lease_passes_to_another_worker_and_fences_the_first(
     store: BatchStore,
 ) -> None:
     job = await started(store, 1)
-    first = await store.lease(job.id, "killed", ttl=0.2)
-    assert first is not None
-    assert await store.lease(job.id, "other", ttl=30) is None  # held
+    [first] = await store.lease(job.id, "killed", ttl=0.2)
+    assert await store.lease(job.id, "other", ttl=30) == []  # held
     await asyncio.sleep(0.3)
 
-    second = await store.lease(job.id, "other", ttl=30)
+    [second] = await store.lease(job.id, "other", ttl=30)
     late = await store.record(first, result("c0", 0, b"from the first"))
-    kept = await store.record(second, result("c0", 0, b"from the second")) if second else None
-    again = await store.record(second, result("c0", 0, b"twice")) if second else None
+    kept = await store.record(second, result("c0", 0, b"from the second"))
+    again = await store.record(second, result("c0", 0, b"twice"))
 
-    assert second is not None
     assert second.attempt == first.attempt + 1
     assert (late, kept, again) == (False, True, False)
     assert [r.body for r in await store.results(job.id)] == [b"from the second"]
@@ -208,18 +209,14 @@ async def test_a_renewed_lease_is_not_taken_and_a_dropped_one_is_free_at_once(
     store: BatchStore,
 ) -> None:
     job = await started(store, 2)
-    kept, dropped = await store.lease(job.id, "w", ttl=0.3), await store.lease(job.id, "w", 0.3)
-    assert kept is not None
-    assert dropped is not None
+    kept, dropped = await store.lease(job.id, "w", ttl=0.3, limit=2)
 
     await store.renew([kept], ttl=30)
     await store.drop([dropped])
     await asyncio.sleep(0.4)
-    taken = await store.lease(job.id, "other", ttl=30)
+    taken = await store.lease(job.id, "other", ttl=30, limit=2)
 
-    assert taken is not None
-    assert taken.custom_id == dropped.custom_id
-    assert await store.lease(job.id, "other", ttl=30) is None
+    assert [x.custom_id for x in taken] == [dropped.custom_id]
     assert await store.open_lines(job.id) == (2, 2)
 
 
@@ -227,16 +224,12 @@ async def test_sealed_lines_take_no_result_and_results_keep_input_order(
     store: BatchStore,
 ) -> None:
     job = await started(store, 3)
-    leases = [await store.lease(job.id, "w", ttl=30) for _ in range(3)]
-    assert all(leases)
-    last, first = leases[2], leases[0]
-    assert last is not None
-    assert first is not None
+    first, middle, last = await store.lease(job.id, "w", ttl=30, limit=3)
     await store.record(last, result("c2", 2, b"two", ok=False))
     await store.record(first, result("c0", 0, b"zero"))
 
     await store.seal(job.id)
-    sealed = await store.record(leases[1], result("c1", 1, b"late"))  # type: ignore[arg-type]
+    sealed = await store.record(middle, result("c1", 1, b"late"))
 
     assert not sealed
     assert [(r.custom_id, r.ok, r.body) for r in await store.results(job.id)] == [
@@ -252,4 +245,4 @@ async def test_no_line_is_leased_once_the_batch_leaves_in_progress(store: BatchS
 
     await store.save(replace(job, status="cancelling"), expect="in_progress")
 
-    assert await store.lease(job.id, "w", ttl=30) is None
+    assert await store.lease(job.id, "w", ttl=30, limit=2) == []

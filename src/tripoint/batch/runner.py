@@ -83,6 +83,7 @@ class BatchRunner:
         self._cancelled: set[str] = set()
         self._checked: dict[str, float] = {}  # batch id -> when its status was last read
         self._held: dict[tuple[str, int], Lease] = {}  # lines running here, renewed
+        self._claimed: set[str] = set()  # batches this runner validates or finishes now
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -139,7 +140,7 @@ class BatchRunner:
 
     async def _begin(self, job: BatchJob) -> BatchJob:
         """Validate the input file and store its lines (one worker does it: the claim)."""
-        if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
+        if not await self._claim(job.id):
             return job
         try:
             content = await self.files.content(job.input_file_id, job.owner)
@@ -157,33 +158,64 @@ class BatchRunner:
                 return started
             return await self.batches.get(job.id) or job  # cancelled meanwhile
         finally:
-            await self.batches.release(job.id, self.worker)
+            await self._release(job.id)
+
+    async def _claim(self, batch_id: str) -> bool:
+        """The store's claim is per worker, so it is also kept here: two tasks of this runner
+        (the loop and a direct `process` call) never validate or finish one batch together."""
+        if batch_id in self._claimed:
+            return False
+        self._claimed.add(batch_id)
+        try:
+            if await self.batches.claim(batch_id, self.worker, self._claim_ttl):
+                return True
+        except BaseException:
+            self._claimed.discard(batch_id)
+            raise
+        self._claimed.discard(batch_id)
+        return False
+
+    async def _release(self, batch_id: str) -> None:
+        try:
+            await self.batches.release(batch_id, self.worker)
+        finally:
+            self._claimed.discard(batch_id)
 
     async def _run_lines(self, job: BatchJob) -> None:
+        """Lease as many lines as there are free slots (one statement) and run each in a task
+        of its own; stop leasing when none is left to lease or the batch is cancelled."""
         principal = principal_of(job)
+        slots = asyncio.Semaphore(self._concurrency)
 
-        async def worker() -> None:
-            while not await self._is_cancelled(job.id):
-                lease = await self.batches.lease(job.id, self.worker, self._claim_ttl)
-                if lease is None:
-                    return  # every open line is done or held by another worker
-                self._held[job.id, lease.line] = lease
-                try:
-                    parsed = lines.parse(lease.raw, lease.line, job.endpoint)
-                    result = await self._execute(lease.line, parsed, principal)
-                    if not await self.batches.record(lease, result):
-                        log.warning(
-                            "a batch line's lease lapsed while it ran; its result is dropped",
-                            extra={"batch": job.id, "line": lease.line},
-                        )
-                finally:
-                    del self._held[job.id, lease.line]
+        async def run(lease: Lease) -> None:
+            try:
+                parsed = lines.parse(lease.raw, lease.line, job.endpoint)
+                result = await self._execute(lease.line, parsed, principal)
+                if not await self.batches.record(lease, result):
+                    log.warning(
+                        "a batch line's lease lapsed while it ran; its result is dropped",
+                        extra={"batch": job.id, "line": lease.line},
+                    )
+            finally:
+                del self._held[job.id, lease.line]
+                slots.release()
 
         renewal = asyncio.create_task(self._renew())
         try:
             async with asyncio.TaskGroup() as group:
-                for _ in range(self._concurrency):
-                    group.create_task(worker())
+                while not await self._is_cancelled(job.id):
+                    free = 0
+                    while free == 0 or not slots.locked():  # one slot, then every free one
+                        await slots.acquire()
+                        free += 1
+                    leases = await self.batches.lease(job.id, self.worker, self._claim_ttl, free)
+                    for _ in range(free - len(leases)):
+                        slots.release()
+                    for lease in leases:
+                        self._held[job.id, lease.line] = lease
+                        group.create_task(run(lease))
+                    if not leases:
+                        break  # every open line is done or held by another worker
         finally:
             renewal.cancel()
 
@@ -225,12 +257,12 @@ class BatchRunner:
             current.status == "cancelling" and running
         ):
             return current
-        if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
+        if not await self._claim(job.id):
             return current  # another worker is finishing it
         try:
             return await self._finish(current)
         finally:
-            await self.batches.release(job.id, self.worker)
+            await self._release(job.id)
 
     async def _finish(self, job: BatchJob) -> BatchJob:
         """Write the output and error files and close the batch. Each step may be done again

@@ -1,7 +1,8 @@
 """Batch state in the project's SQL store: PostgreSQL for workers on many machines.
 
-A worker leases one line with `UPDATE ... WHERE line = (SELECT ... FOR UPDATE SKIP LOCKED)`:
-concurrent workers skip each other's rows instead of waiting or taking the same line. Lease
+A worker leases lines with `WITH picked AS MATERIALIZED (SELECT ... FOR UPDATE SKIP LOCKED)
+UPDATE ... FROM picked`: concurrent workers skip each other's rows instead of waiting for them
+or taking the same line. Lease
 deadlines are on the database's clock (so workers' clocks need not agree). On SQLite (which
 has no row locks and runs one writer at a time) the same statements are atomic as they are.
 """
@@ -133,7 +134,7 @@ class SqlBatchStore:
                 )
         return True
 
-    async def lease(self, batch_id: str, worker: str, ttl: float) -> Lease | None:
+    async def lease(self, batch_id: str, worker: str, ttl: float, limit: int = 1) -> list[Lease]:
         now = self._now()
         pick = (
             select(Lines.c.line)
@@ -144,22 +145,22 @@ class SqlBatchStore:
                 Lines.c.lease_until < now,
             )
             .order_by(Lines.c.line)
-            .limit(1)
-            .with_for_update(skip_locked=True)  # others' leased-right-now rows are passed by
-            .scalar_subquery()
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # rows another worker is leasing are passed by
+            .cte("picked")
+            .prefix_with("MATERIALIZED", dialect="postgresql")  # picked once, never re-run
         )
         running = exists().where(Jobs.c.id == batch_id, Jobs.c.status == "in_progress")
         change = (
             update(Lines)
-            .where(Lines.c.batch_id == batch_id, Lines.c.line == pick, running)
+            .where(Lines.c.batch_id == batch_id, Lines.c.line == pick.c.line, running)
             .values(worker=worker, lease_until=now + ttl, attempt=Lines.c.attempt + 1)
             .returning(Lines.c.custom_id, Lines.c.line, Lines.c.raw, Lines.c.attempt)
         )
         async with self._db.session() as session:
-            row = (await session.execute(change)).first()
-        if row is None:
-            return None
-        return Lease(batch_id, row.custom_id, row.line, bytes(row.raw), row.attempt)
+            rows = (await session.execute(change)).all()
+        leases = [Lease(batch_id, r.custom_id, r.line, bytes(r.raw), r.attempt) for r in rows]
+        return sorted(leases, key=lambda lease: lease.line)  # RETURNING keeps no order
 
     def _held(self) -> ColumnElement[bool]:
         """The lease named by the bound parameters is still the line's latest, and open."""

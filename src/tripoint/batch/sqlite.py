@@ -45,9 +45,9 @@ CREATE TABLE IF NOT EXISTS batch_claims (
 """
 _LEASE = """
 UPDATE batch_lines SET worker = ?, lease_until = ?, attempt = attempt + 1
-WHERE rowid = (
+WHERE rowid IN (
   SELECT rowid FROM batch_lines WHERE batch_id = ? AND ok IS NULL AND sealed = 0
-  AND lease_until < ? ORDER BY line LIMIT 1
+  AND lease_until < ? ORDER BY line LIMIT ?
 ) AND EXISTS (SELECT 1 FROM batch_jobs WHERE id = ? AND status = 'in_progress')
 RETURNING custom_id, line, raw, attempt
 """
@@ -146,13 +146,11 @@ class SqliteBatchStore:
 
         return await asyncio.to_thread(begin)
 
-    async def lease(self, batch_id: str, worker: str, ttl: float) -> Lease | None:
+    async def lease(self, batch_id: str, worker: str, ttl: float, limit: int = 1) -> list[Lease]:
         now = time.time()
-        rows = await self._query(_LEASE, (worker, now + ttl, batch_id, now, batch_id))
-        if not rows:
-            return None
-        custom_id, line, raw, attempt = rows[0]
-        return Lease(batch_id, custom_id, line, bytes(raw), attempt)
+        rows = await self._query(_LEASE, (worker, now + ttl, batch_id, now, limit, batch_id))
+        leases = [Lease(batch_id, r[0], r[1], bytes(r[2]), r[3]) for r in rows]
+        return sorted(leases, key=lambda lease: lease.line)  # RETURNING keeps no order
 
     async def renew(self, leases: Sequence[Lease], ttl: float) -> None:
         until = time.time() + ttl

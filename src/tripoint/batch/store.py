@@ -64,9 +64,9 @@ class BatchStore(Protocol):
         is still `validating`; False when it changed meanwhile (cancelled)."""
         ...
 
-    async def lease(self, batch_id: str, worker: str, ttl: float) -> Lease | None:
-        """The first line without a result and without a live lease, leased to `worker`; None
-        when there is none or the batch is no longer in_progress."""
+    async def lease(self, batch_id: str, worker: str, ttl: float, limit: int = 1) -> list[Lease]:
+        """Up to `limit` of the first lines without a result and without a live lease, leased
+        to `worker` (in one statement); none when the batch is no longer in_progress."""
         ...
 
     async def renew(self, leases: Sequence[Lease], ttl: float) -> None:
