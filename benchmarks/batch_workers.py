@@ -1,9 +1,9 @@
 """Batch throughput on PostgreSQL with 1 and 3 `tripoint batch-worker` processes sharing a batch.
 
-A private PostgreSQL on loopback, a loopback upstream answering after 50 ms. Workers are started
+A private PostgreSQL on loopback, a loopback upstream answering after 50 ms (`--latency`). Workers are started
 and connected first; the clock runs from submitting the batch to its `completed` status.
 
-    .venv/bin/python benchmarks/batch_workers.py [--lines N] [--concurrency C]
+    .venv/bin/python benchmarks/batch_workers.py [--lines N] [--concurrency C] [--latency S]
 """
 
 from __future__ import annotations
@@ -102,13 +102,17 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--latency", type=float, default=0.05, help="upstream seconds per answer")
     args = parser.parse_args()
     server = PostgresServer().start()
     upstream = FakeOpenAI().start()
-    upstream.always(delay=0.05)
+    upstream.always(delay=args.latency)
     try:
-        ideal = args.concurrency / 0.05
-        print(f"PostgreSQL, 50 ms upstream, {args.lines} lines, concurrency {args.concurrency}")
+        ideal = args.concurrency / args.latency
+        print(
+            f"PostgreSQL, {args.latency * 1000:.0f} ms upstream, {args.lines} lines, "
+            f"concurrency {args.concurrency} per worker"
+        )
         rates = {}
         for workers in (1, 3, 1, 3):  # interleaved: machine load hits both alike
             rate = await run(server, upstream, workers, args.lines, args.concurrency)
