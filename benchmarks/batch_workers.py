@@ -1,7 +1,8 @@
 """Batch throughput on PostgreSQL with 1 and 3 `tripoint batch-worker` processes sharing a batch.
 
-A private PostgreSQL on loopback, a loopback upstream answering after 50 ms (`--latency`). Workers are started
-and connected first; the clock runs from submitting the batch to its `completed` status.
+A private PostgreSQL on loopback, a loopback upstream answering after 50 ms (`--latency`).
+Workers are started and connected first; the clock runs from submitting the batch to its
+`completed` status.
 
     .venv/bin/python benchmarks/batch_workers.py [--lines N] [--concurrency C] [--latency S]
 """

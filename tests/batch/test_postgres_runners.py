@@ -97,7 +97,7 @@ async def test_a_cancel_stops_every_worker_and_keeps_what_finished(
     await second.start()
     try:
         batch_id = await submit(runner, "cancel")
-        while (await runner.batches.tally(batch_id))[0] < 20:
+        while (await runner.batches.tally(batch_id))[0] < 20:  # noqa: ASYNC110 -- a store
             await asyncio.sleep(0.01)
         running = await until(runner, batch_id, "in_progress")
         cancelling = replace(
