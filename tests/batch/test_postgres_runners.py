@@ -118,3 +118,27 @@ async def test_a_cancel_stops_every_worker_and_keeps_what_finished(
     assert (job.counts.total, job.counts.completed, job.counts.failed) == (LINES, len(ids), 0)
     assert later == (len(ids), 0)
     assert len(upstream.calls) < LINES  # the workers stopped taking lines
+
+
+async def test_a_worker_stopping_cleanly_gives_its_lines_back_at_once(
+    tmp_path: Path, upstream: FakeOpenAI, dsn: str
+) -> None:
+    upstream.always(delay=5)
+    [gateway] = gateways(tmp_path, upstream, 1)
+    runner = runner_of(gateway)
+    await gateway.start()
+    try:
+        batch_id = await submit(runner, "stop")
+        while (await runner.batches.open_lines(batch_id))[1] < 4:  # noqa: ASYNC110 -- a store
+            await asyncio.sleep(0.01)
+    finally:
+        await gateway.close()
+
+    [checker] = gateways(tmp_path, upstream, 1)  # not started: only its store is used
+    database = next(c for c in checker.components if c.name == "database")
+    await database.start()
+    try:
+        unfinished, leased = await runner_of(checker).batches.open_lines(batch_id)
+    finally:
+        await database.close()
+    assert (unfinished, leased) == (LINES, 0)  # none waits for the lease ttl (30 s)

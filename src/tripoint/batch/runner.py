@@ -76,10 +76,7 @@ class BatchRunner:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        try:  # lines cut short here are free for others at once, not after the lease ttl
-            await self.batches.drop(held)
-        except TripointError:
-            log.warning("could not give back %d batch lines; they lapse", len(held))
+        await self._give_back(held)  # (if `_run_lines` could not, being cancelled itself)
         await self.batches.close()
 
     async def ready(self) -> bool:
@@ -165,6 +162,7 @@ class BatchRunner:
         of its own; stop leasing when none is left to lease or the batch is cancelled."""
         principal = principal_of(job)
         slots = asyncio.Semaphore(self._concurrency)
+        cut: list[Lease] = []  # lines cut short (a failing sibling, or close): given back
 
         async def run(lease: Lease) -> None:
             try:
@@ -175,6 +173,9 @@ class BatchRunner:
                         "a batch line's lease lapsed while it ran; its result is dropped",
                         extra={"batch": job.id, "line": lease.line},
                     )
+            except asyncio.CancelledError:
+                cut.append(lease)
+                raise
             finally:
                 del self._held[job.id, lease.line]
                 slots.release()
@@ -197,6 +198,14 @@ class BatchRunner:
                         break  # every open line is done or held by another worker
         finally:
             renewal.cancel()
+            if cut:  # others take these at once instead of after the lease ttl
+                await self._give_back(cut)
+
+    async def _give_back(self, leases: list[Lease]) -> None:
+        try:
+            await self.batches.drop(leases)
+        except TripointError:
+            log.warning("could not give back %d batch lines; they lapse", len(leases))
 
     async def _renew(self) -> None:
         while True:
