@@ -74,6 +74,8 @@ class BatchJob:
     times: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # who submitted it (id, team, role, models, key): every line runs as this principal
     submitter: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    # a batch handed to its model's native Batch API: {"model": public name, "batch_id": remote}
+    remote: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +117,7 @@ def dump_job(job: BatchJob) -> bytes:
     body["metadata"] = dict(job.metadata)
     body["times"] = dict(job.times)
     body["submitter"] = dict(job.submitter)
+    body["remote"] = dict(job.remote)
     return orjson.dumps(body)
 
 
@@ -125,4 +128,5 @@ def load_job(raw: bytes) -> BatchJob:
     body["metadata"] = MappingProxyType(body["metadata"])
     body["times"] = MappingProxyType(body["times"])
     body["submitter"] = MappingProxyType(body.get("submitter", {}))
+    body["remote"] = MappingProxyType(body.get("remote", {}))
     return BatchJob(**body)

@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
 import time
+from collections.abc import Mapping
 from dataclasses import replace
 
 from tripoint.batch import lines
+from tripoint.batch.delegation import Delegate, chosen, outcome, upstream_file
 from tripoint.batch.execution import Pipeline, execute, principal_of
 from tripoint.batch.records import (
     BatchJob,
@@ -32,7 +35,7 @@ from tripoint.batch.records import (
     output_file_id,
 )
 from tripoint.batch.store import BatchStore, FileStore
-from tripoint.errors import TripointError
+from tripoint.errors import TripointError, UpstreamError
 from tripoint.pipeline.call import Principal
 
 log = logging.getLogger("tripoint.batch")
@@ -49,6 +52,8 @@ class BatchRunner:
         concurrency: int = 4,
         poll: float = 1.0,
         claim_ttl: float = 30.0,
+        delegates: Mapping[str, Delegate] | None = None,
+        delegate_poll: float = 30.0,
     ) -> None:
         self.files = files
         self.batches = batches
@@ -63,6 +68,10 @@ class BatchRunner:
         self._checked: dict[str, float] = {}  # batch id -> when its status was last read
         self._held: dict[tuple[str, int], Lease] = {}  # lines running here, renewed
         self._claimed: set[str] = set()  # batches this runner validates or finishes now
+        self._delegates = dict(delegates or {})  # public model -> its native Batch API
+        self._delegate_poll = delegate_poll
+        self._polled: dict[str, float] = {}  # delegated batch id -> when it was last read
+        self._cancel_sent: set[str] = set()  # delegated batches whose cancel was passed on
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -110,6 +119,8 @@ class BatchRunner:
         worker holds, and finish it once every line has its result."""
         if job.status == "validating":
             job = await self._begin(job)
+        if job.remote:
+            return await self._follow(job)
         if job.status == "in_progress":
             await self._run_lines(job)
         return await self._settle(job)
@@ -123,18 +134,84 @@ class BatchRunner:
             if content is None:
                 return await self._fail(job, "the input file no longer exists")
             raw = [line for line in content.splitlines() if line.strip()]
+            parsed = [lines.parse(line, number, job.endpoint) for number, line in enumerate(raw)]
             rows = [
-                InputLine(lines.parse(line, number, job.endpoint).custom_id, number, line)
-                for number, line in enumerate(raw)
+                InputLine(p.custom_id, n, line)
+                for n, (p, line) in enumerate(zip(parsed, raw, strict=True))
             ]
             if len({r.custom_id for r in rows}) != len(rows):
                 return await self._fail(job, "custom_id values must be unique within a batch")
+            handed = chosen(self._delegates, parsed, principal_of(job))
+            if handed is not None:
+                return await self._hand_over(job, raw, *handed)
             started = _moved(job, "in_progress", counts=Counts(total=len(rows)))
             if await self.batches.begin(started, rows):
                 return started
             return await self.batches.get(job.id) or job  # cancelled meanwhile
         finally:
             await self._release(job.id)
+
+    async def _hand_over(
+        self, job: BatchJob, raw: list[bytes], model: str, delegate: Delegate
+    ) -> BatchJob:
+        """Send the whole batch to the model's native Batch API; the runner then follows it.
+        (A worker killed between the two steps sends it again: the first copy is orphaned.)"""
+        remote_id = await delegate.client.submit(
+            upstream_file(raw, delegate.model), job.endpoint, {"tripoint_batch": job.id}
+        )
+        started = _moved(
+            job,
+            "in_progress",
+            counts=Counts(total=len(raw)),
+            remote={"model": model, "batch_id": remote_id},
+        )
+        if await self.batches.save(started, expect="validating"):
+            return started
+        await delegate.client.cancel(remote_id)  # cancelled here meanwhile
+        return await self.batches.get(job.id) or job
+
+    async def _follow(self, job: BatchJob) -> BatchJob:
+        """Read a delegated batch's remote status (every `delegate_poll` seconds), pass a cancel
+        on, and once it is final write its output and error files here."""
+        delegate = self._delegates.get(job.remote["model"])
+        if delegate is None:
+            return await self._fail(job, "its model no longer delegates batches")
+        if time.monotonic() - self._polled.get(job.id, -math.inf) < self._delegate_poll:
+            return job
+        if not await self._claim(job.id):
+            return job
+        try:
+            self._polled[job.id] = time.monotonic()
+            if job.status == "cancelling" and job.id not in self._cancel_sent:
+                await self._cancel_remote(job, delegate)
+            remote = await delegate.client.status(job.remote["batch_id"])
+            result = await outcome(delegate, remote, job.remote["model"])
+            if result is None:
+                return job
+            self._polled.pop(job.id, None)
+            self._cancel_sent.discard(job.id)
+            output = await self._write(job, result.output, "output") if result.output else None
+            errors = await self._write(job, result.errors, "error") if result.errors else None
+            return await self._move(
+                job,
+                result.status,
+                counts=result.counts,
+                output_file_id=output,
+                error_file_id=errors,
+                errors=result.why,
+            )
+        finally:
+            await self._release(job.id)
+
+    async def _cancel_remote(self, job: BatchJob, delegate: Delegate) -> None:
+        self._cancel_sent.add(job.id)  # once per process; the remote status says the rest
+        try:
+            await delegate.client.cancel(job.remote["batch_id"])
+        except UpstreamError as exc:
+            if exc.retryable:
+                self._cancel_sent.discard(job.id)  # asked again at the next poll
+                raise
+            # refused: the remote batch is already final, and its outcome stands
 
     async def _claim(self, batch_id: str) -> bool:
         """The store's claim is per worker, so it is also kept here: two tasks of this runner

@@ -314,6 +314,10 @@ class ModelRoute(Strict):
     strategy: Strategy = "priority"
     retry: RetryPolicy = RetryPolicy()
     cache: CachePolicy = CachePolicy()
+    # `delegate`: a batch whose lines all name this model goes whole to the first target's
+    # native Batch API (an `openai` backend: cheaper for SaaS), its status and results mapped
+    # back; its lines then skip the gateway's per-call stages (limits, guardrails, ledger).
+    batch: Literal["gateway", "delegate"] = "gateway"
 
 
 class ServerSettings(Strict):
@@ -408,6 +412,7 @@ class BatchSettings(Strict):
     # replicas on several machines; `embedded`: SQLite and files under the data directory;
     # `auto`: `database` when `storage.url` is PostgreSQL, else `embedded`.
     store: Literal["auto", "embedded", "database"] = "auto"
+    delegate_poll: PositiveFloat = 30.0  # seconds between status reads of a delegated batch
 
 
 class MetricsSettings(Strict):

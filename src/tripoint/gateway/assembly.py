@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from tripoint.config.defaults import default_data_dir
-from tripoint.config.schema import Settings
+from tripoint.config.schema import OpenAIBackend, Settings
+from tripoint.errors import ConfigError
 from tripoint.gateway.gateway import Gateway, routes_of
 from tripoint.governance.stages import Classify, Govern
 from tripoint.limits.assembly import build_limits
@@ -23,6 +24,7 @@ from tripoint.telemetry.observer import Telemetry
 
 if TYPE_CHECKING:  # imported where used: an open gateway without storage never loads them
     from tripoint.auth.identity import Identity
+    from tripoint.batch.delegation import Delegate
     from tripoint.batch.runner import BatchRunner
     from tripoint.ledger.writer import CallLedger
 
@@ -143,7 +145,37 @@ def _batch_runner(settings: Settings, components: list[Component]) -> BatchRunne
         batches,
         concurrency=settings.batch.concurrency,
         claim_ttl=settings.batch.claim_ttl,
+        delegates=_delegates(settings),
+        delegate_poll=settings.batch.delegate_poll,
     )
+
+
+def _delegates(settings: Settings) -> dict[str, Delegate]:
+    """The native Batch API of each model configured with `batch: delegate`."""
+    from tripoint.batch.delegation import Delegate  # noqa: PLC0415
+    from tripoint.batch.native import NativeBatches  # noqa: PLC0415
+
+    found, problems = {}, []
+    for name, route in settings.models.items():
+        if route.batch != "delegate":
+            continue
+        target = route.targets[0]
+        backend = settings.backends[target.backend]
+        if not isinstance(backend, OpenAIBackend):
+            problems.append(
+                f"models.{name}.batch: delegate needs an `openai` backend as the first target"
+                f" (it is {backend.type!r})"
+            )
+            continue
+        headers = dict(backend.headers)
+        if backend.api_key is not None:
+            headers["Authorization"] = f"Bearer {backend.api_key.get_secret_value()}"
+        if backend.organization:
+            headers["OpenAI-Organization"] = backend.organization
+        found[name] = Delegate(NativeBatches(str(backend.base_url), headers), target.model)
+    if problems:
+        raise ConfigError(problems)
+    return found
 
 
 def _batches_in_database(settings: Settings) -> bool:
