@@ -60,7 +60,8 @@ def results(database: Path) -> int:
         return 0
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         try:
-            return int(db.execute("SELECT count(*) FROM batch_results").fetchone()[0])
+            query = "SELECT count(*) FROM batch_lines WHERE ok IS NOT NULL"
+            return int(db.execute(query).fetchone()[0])
         except sqlite3.OperationalError:
             return 0  # the table is not created yet
 

@@ -1,4 +1,4 @@
-"""Several runners on one batch store share the work: a batch is claimed, never run twice."""
+"""Several runners on one batch store share the work: each line is leased, never run twice."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import orjson
 from tests.fakes.openai_upstream import FakeOpenAI
 from tripoint.batch.records import BatchJob, StoredFile, new_batch_id, new_file_id
 from tripoint.batch.runner import BatchRunner
-from tripoint.batch.sqlite import SqliteBatchStore
 from tripoint.config import parse_settings
 from tripoint.gateway import Gateway
 from tripoint.gateway.assembly import assemble
@@ -73,21 +72,6 @@ models: {{chat-default: {{targets: [{{backend: fake, model: m}}]}}}}
     asked = [call.body["messages"][0]["content"] for call in upstream.calls]
     assert len(asked) == 3 * LINES  # no line was asked of the upstream twice
     assert [job.counts.completed for job in jobs] == [LINES] * 3
-
-
-async def test_a_claim_excludes_others_until_it_lapses(tmp_path: Path) -> None:
-    store = SqliteBatchStore(tmp_path / "b.sqlite3")
-
-    mine = await store.claim("batch_1", "worker-a", ttl=0.2)
-    theirs = await store.claim("batch_1", "worker-b", ttl=0.2)
-    renewed = await store.claim("batch_1", "worker-a", ttl=0.2)
-    await asyncio.sleep(0.3)
-    taken_over = await store.claim("batch_1", "worker-b", ttl=10)
-    await store.release("batch_1", "worker-b")
-    free_again = await store.claim("batch_1", "worker-a", ttl=10)
-
-    assert (mine, theirs, renewed, taken_over, free_again) == (True, False, True, True, True)
-    await store.close()
 
 
 async def test_batch_worker_process_runs_batches_and_stops_on_sigterm(

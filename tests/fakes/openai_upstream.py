@@ -44,6 +44,9 @@ class Seen:
     path: str
     body: dict[str, Any]
     headers: dict[str, str]
+    at: float = field(default_factory=time.monotonic)  # when the request arrived
+    ended: float | None = None  # when the answer was sent, or the client was seen gone
+    answered: bool | None = None  # False: the client went away before the answer
 
 
 class FakeOpenAI(AppThread):
@@ -83,10 +86,14 @@ class FakeOpenAI(AppThread):
     # answering -----------------------------------------------------------------------------
     async def _record(self, request: web.Request) -> tuple[dict[str, Any], Script]:
         body = orjson.loads(await request.read())
-        self.calls.append(Seen(request.path, body, dict(request.headers)))
+        seen = Seen(request.path, body, dict(request.headers))
+        self.calls.append(seen)
         script = self.scripts.pop(0) if self.scripts else self.default
+        seen.answered = True
         if script.delay and not await _sleep_unless_closed(request, script.delay):
             self.cancelled.set()
+            seen.answered = False
+        seen.ended = time.monotonic()
         return body, script
 
     def _handler(self, shape: Callable[..., dict[str, Any]]) -> Callable[..., Any]:

@@ -14,8 +14,9 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
 import tripoint.auth.tables
+import tripoint.batch.tables
 import tripoint.capture.tables
-import tripoint.ledger.tables  # noqa: F401 -- registers the call ledger tables
+import tripoint.ledger.tables  # noqa: F401 -- registers the ledger, capture and batch tables
 from tests.auth.conftest import DATABASES, database_dsn
 from tripoint.cli import main
 from tripoint.config import parse_settings
@@ -48,7 +49,7 @@ async def test_migrations_build_exactly_the_declared_tables(
     await database.close()
 
     assert differences == []
-    assert revision == "0005_scope_limits"  # the newest migration
+    assert revision == "0006_batches"  # the newest migration
 
 
 async def test_migrating_twice_and_concurrently_is_harmless(

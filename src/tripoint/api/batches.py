@@ -14,8 +14,9 @@ from tripoint.api.body import parse_request
 from tripoint.api.files import batch_lane, owner_of
 from tripoint.api.guard import requires
 from tripoint.auth.roles import Role
+from tripoint.batch.execution import snapshot
 from tripoint.batch.records import ACTIVE, BatchJob, Counts, new_batch_id, now
-from tripoint.batch.runner import BatchRunner, snapshot
+from tripoint.batch.runner import BatchRunner
 from tripoint.errors import InvalidRequestError, NotFoundError
 from tripoint.pipeline.call import Principal
 from tripoint.schema.json import JSONObject

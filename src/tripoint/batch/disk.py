@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from dataclasses import asdict
 from pathlib import Path
 
@@ -63,7 +64,9 @@ class DiskFileStore:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
+    # a name of its own: two writers of one output file (a finisher whose claim lapsed and
+    # the one that took over) each rename a whole file, never each other's half
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     with partial.open("wb") as out:
         out.write(data)
         out.flush()

@@ -16,7 +16,7 @@ from typing import BinaryIO
 import orjson
 
 from tripoint.batch import lines
-from tripoint.batch.runner import Pipeline, execute
+from tripoint.batch.execution import Pipeline, execute
 from tripoint.errors import InvalidRequestError
 
 

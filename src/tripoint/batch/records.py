@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
+
+import orjson
 
 # Ids are opaque tokens; anything else is not found before any storage is touched.
 FILE_ID = re.compile(r"^file-[0-9a-f]{24}$")
@@ -24,6 +27,12 @@ def new_file_id() -> str:
 
 def new_batch_id() -> str:
     return f"batch_{secrets.token_hex(12)}"
+
+
+def output_file_id(batch_id: str, kind: str) -> str:
+    """The id of a batch's output (or error) file, fixed by the batch: a finalisation that is
+    interrupted and done again overwrites its file instead of leaving an orphan."""
+    return f"file-{hashlib.sha256(f'{batch_id}/{kind}'.encode()).hexdigest()[:24]}"
 
 
 def now() -> int:
@@ -65,6 +74,8 @@ class BatchJob:
     times: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     # who submitted it (id, team, role, models, key): every line runs as this principal
     submitter: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    # a batch handed to its model's native Batch API: {"model": public name, "batch_id": remote}
+    remote: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +86,47 @@ class LineResult:
     line: int  # position in the input file, for output order
     ok: bool
     body: bytes  # the output (or error) JSONL line, without its newline
+
+
+@dataclass(frozen=True, slots=True)
+class InputLine:
+    """One line of a batch's input file, stored when the batch starts so that any worker can
+    run it without the file."""
+
+    custom_id: str
+    line: int
+    raw: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to run one line until a deadline. `attempt` is the fencing token: a result is
+    kept only from the lease that is still the line's latest (one that lapsed and was taken by
+    another worker cannot write)."""
+
+    batch_id: str
+    custom_id: str
+    line: int
+    raw: bytes
+    attempt: int
+
+
+def dump_job(job: BatchJob) -> bytes:
+    body = {name: getattr(job, name) for name in job.__dataclass_fields__}
+    body["counts"] = asdict(job.counts)
+    body["metadata"] = dict(job.metadata)
+    body["times"] = dict(job.times)
+    body["submitter"] = dict(job.submitter)
+    body["remote"] = dict(job.remote)
+    return orjson.dumps(body)
+
+
+def load_job(raw: bytes) -> BatchJob:
+    body = orjson.loads(raw)
+    body["counts"] = Counts(**body["counts"])
+    body["errors"] = tuple(body["errors"])
+    body["metadata"] = MappingProxyType(body["metadata"])
+    body["times"] = MappingProxyType(body["times"])
+    body["submitter"] = MappingProxyType(body.get("submitter", {}))
+    body["remote"] = MappingProxyType(body.get("remote", {}))
+    return BatchJob(**body)

@@ -1,9 +1,11 @@
 """Run batches: every line through the same pipeline as an interactive call, exactly once.
 
-The runner is a gateway component. It picks up active batches (also those a crash left
-behind), skips lines that already have a result, runs the rest with bounded concurrency, and
-finalises output and error files. A result row per (batch, custom_id) is the commit point, so a
-kill at any moment and a restart yield exactly one output line per custom_id.
+The runner is a gateway component (also the whole of `tripoint batch-worker`). It picks up
+active batches (also those a crash left behind), stores their lines, leases them one at a time
+with bounded concurrency, and once every line has its result writes the output and error files.
+Leases let any number of runners in any number of processes share one batch; a result written
+under the line's latest lease is the commit point, so a kill at any moment and a restart yield
+exactly one output line per custom_id.
 """
 
 from __future__ import annotations
@@ -11,41 +13,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import secrets
 import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Protocol
 
 from tripoint.batch import lines
-from tripoint.batch.records import BatchJob, Counts, LineResult, StoredFile, new_file_id, now
+from tripoint.batch.delegation import Delegate, chosen, outcome, upstream_file
+from tripoint.batch.execution import Pipeline, execute, principal_of
+from tripoint.batch.records import (
+    BatchJob,
+    Counts,
+    InputLine,
+    Lease,
+    LineResult,
+    StoredFile,
+    now,
+    output_file_id,
+)
 from tripoint.batch.store import BatchStore, FileStore
-from tripoint.errors import TripointError
-from tripoint.pipeline.call import ANONYMOUS, Call, Principal, Priority
-from tripoint.pipeline.stage import ChunkStream
-from tripoint.providers.priority import BACKGROUND
-from tripoint.schema import render
-from tripoint.schema.chunks import ChatChunk, EmbeddingResult
-from tripoint.schema.json import JSONObject
+from tripoint.errors import TripointError, UpstreamError
+from tripoint.pipeline.call import Principal
 
 log = logging.getLogger("tripoint.batch")
-
-
-class Pipeline(Protocol):
-    """What the runner needs of the gateway (kept as a protocol: stages sit below it)."""
-
-    def call(
-        self,
-        request: lines.Request,
-        *,
-        request_id: str | None = None,
-        headers: Mapping[str, str] | None = None,
-        principal: Principal = ANONYMOUS,
-    ) -> Call: ...
-
-    def run(self, call: Call) -> ChunkStream: ...
 
 
 class BatchRunner:
@@ -59,18 +52,26 @@ class BatchRunner:
         concurrency: int = 4,
         poll: float = 1.0,
         claim_ttl: float = 30.0,
+        delegates: Mapping[str, Delegate] | None = None,
+        delegate_poll: float = 30.0,
     ) -> None:
         self.files = files
         self.batches = batches
         self._concurrency = concurrency
-        self._poll = poll  # also finds batches other processes created or cancelled
+        self._poll = poll  # also finds batches other processes created, cancelled or left
         self._pipeline: Pipeline | None = None
-        self._claim_ttl = claim_ttl  # a killed worker's batches wait this long for another
+        self._claim_ttl = claim_ttl  # a killed worker's lines wait this long for another
         self.worker = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cancelled: set[str] = set()
         self._checked: dict[str, float] = {}  # batch id -> when its status was last read
+        self._held: dict[tuple[str, int], Lease] = {}  # lines running here, renewed
+        self._claimed: set[str] = set()  # batches this runner validates or finishes now
+        self._delegates = dict(delegates or {})  # public model -> its native Batch API
+        self._delegate_poll = delegate_poll
+        self._polled: dict[str, float] = {}  # delegated batch id -> when it was last read
+        self._cancel_sent: set[str] = set()  # delegated batches whose cancel was passed on
 
     def bind(self, pipeline: Pipeline) -> None:
         self._pipeline = pipeline
@@ -79,10 +80,12 @@ class BatchRunner:
         self._task = asyncio.create_task(self._serve(), name="batch-runner")
 
     async def close(self) -> None:
+        held = list(self._held.values())
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._give_back(held)  # (if `_run_lines` could not, being cancelled itself)
         await self.batches.close()
 
     async def ready(self) -> bool:
@@ -98,56 +101,196 @@ class BatchRunner:
     async def _serve(self) -> None:
         while True:
             self._wake.clear()
-            for job in await self.batches.active():
-                if not await self.batches.claim(job.id, self.worker, self._claim_ttl):
-                    continue  # another worker (gateway or batch-worker process) has it
-                renewal = asyncio.create_task(self._renew(job.id))
+            try:
+                jobs = await self.batches.active()
+            except TripointError:  # the store is away: tried again at the next poll
+                log.warning("could not list active batches")
+                jobs = []
+            for job in jobs:
                 try:
                     await self.process(job)
                 except Exception:  # the runner's boundary: a store or disk failure is logged
                     log.exception("batch pass failed", extra={"batch": job.id})  # and retried
-                finally:
-                    renewal.cancel()
-                    await self.batches.release(job.id, self.worker)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll)
 
-    async def _renew(self, batch_id: str) -> None:
+    async def process(self, job: BatchJob) -> BatchJob:
+        """Take one batch as far as this runner can: validate it, run the lines no other
+        worker holds, and finish it once every line has its result."""
+        if job.status == "validating":
+            job = await self._begin(job)
+        if job.remote:
+            return await self._follow(job)
+        if job.status == "in_progress":
+            await self._run_lines(job)
+        return await self._settle(job)
+
+    async def _begin(self, job: BatchJob) -> BatchJob:
+        """Validate the input file and store its lines (one worker does it: the claim)."""
+        if not await self._claim(job.id):
+            return job
+        try:
+            content = await self.files.content(job.input_file_id, job.owner)
+            if content is None:
+                return await self._fail(job, "the input file no longer exists")
+            raw = [line for line in content.splitlines() if line.strip()]
+            parsed = [lines.parse(line, number, job.endpoint) for number, line in enumerate(raw)]
+            rows = [
+                InputLine(p.custom_id, n, line)
+                for n, (p, line) in enumerate(zip(parsed, raw, strict=True))
+            ]
+            if len({r.custom_id for r in rows}) != len(rows):
+                return await self._fail(job, "custom_id values must be unique within a batch")
+            handed = chosen(self._delegates, parsed, principal_of(job))
+            if handed is not None:
+                return await self._hand_over(job, raw, *handed)
+            started = _moved(job, "in_progress", counts=Counts(total=len(rows)))
+            if await self.batches.begin(started, rows):
+                return started
+            return await self.batches.get(job.id) or job  # cancelled meanwhile
+        finally:
+            await self._release(job.id)
+
+    async def _hand_over(
+        self, job: BatchJob, raw: list[bytes], model: str, delegate: Delegate
+    ) -> BatchJob:
+        """Send the whole batch to the model's native Batch API; the runner then follows it.
+        (A worker killed between the two steps sends it again: the first copy is orphaned.)"""
+        remote_id = await delegate.client.submit(
+            upstream_file(raw, delegate.model), job.endpoint, {"tripoint_batch": job.id}
+        )
+        started = _moved(
+            job,
+            "in_progress",
+            counts=Counts(total=len(raw)),
+            remote={"model": model, "batch_id": remote_id},
+        )
+        if await self.batches.save(started, expect="validating"):
+            return started
+        await delegate.client.cancel(remote_id)  # cancelled here meanwhile
+        return await self.batches.get(job.id) or job
+
+    async def _follow(self, job: BatchJob) -> BatchJob:
+        """Read a delegated batch's remote status (every `delegate_poll` seconds), pass a cancel
+        on, and once it is final write its output and error files here."""
+        delegate = self._delegates.get(job.remote["model"])
+        if delegate is None:
+            return await self._fail(job, "its model no longer delegates batches")
+        if time.monotonic() - self._polled.get(job.id, -math.inf) < self._delegate_poll:
+            return job
+        if not await self._claim(job.id):
+            return job
+        try:
+            self._polled[job.id] = time.monotonic()
+            if job.status == "cancelling" and job.id not in self._cancel_sent:
+                await self._cancel_remote(job, delegate)
+            remote = await delegate.client.status(job.remote["batch_id"])
+            result = await outcome(delegate, remote, job.remote["model"])
+            if result is None:
+                return job
+            self._polled.pop(job.id, None)
+            self._cancel_sent.discard(job.id)
+            output = await self._write(job, result.output, "output") if result.output else None
+            errors = await self._write(job, result.errors, "error") if result.errors else None
+            return await self._move(
+                job,
+                result.status,
+                counts=result.counts,
+                output_file_id=output,
+                error_file_id=errors,
+                errors=result.why,
+            )
+        finally:
+            await self._release(job.id)
+
+    async def _cancel_remote(self, job: BatchJob, delegate: Delegate) -> None:
+        self._cancel_sent.add(job.id)  # once per process; the remote status says the rest
+        try:
+            await delegate.client.cancel(job.remote["batch_id"])
+        except UpstreamError as exc:
+            if exc.retryable:
+                self._cancel_sent.discard(job.id)  # asked again at the next poll
+                raise
+            # refused: the remote batch is already final, and its outcome stands
+
+    async def _claim(self, batch_id: str) -> bool:
+        """The store's claim is per worker, so it is also kept here: two tasks of this runner
+        (the loop and a direct `process` call) never validate or finish one batch together."""
+        if batch_id in self._claimed:
+            return False
+        self._claimed.add(batch_id)
+        try:
+            if await self.batches.claim(batch_id, self.worker, self._claim_ttl):
+                return True
+        except BaseException:
+            self._claimed.discard(batch_id)
+            raise
+        self._claimed.discard(batch_id)
+        return False
+
+    async def _release(self, batch_id: str) -> None:
+        try:
+            await self.batches.release(batch_id, self.worker)
+        finally:
+            self._claimed.discard(batch_id)
+
+    async def _run_lines(self, job: BatchJob) -> None:
+        """Lease as many lines as there are free slots (one statement) and run each in a task
+        of its own; stop leasing when none is left to lease or the batch is cancelled."""
+        principal = principal_of(job)
+        slots = asyncio.Semaphore(self._concurrency)
+        cut: list[Lease] = []  # lines cut short (a failing sibling, or close): given back
+
+        async def run(lease: Lease) -> None:
+            try:
+                parsed = lines.parse(lease.raw, lease.line, job.endpoint)
+                result = await self._execute(lease.line, parsed, principal)
+                if not await self.batches.record(lease, result):
+                    log.warning(
+                        "a batch line's lease lapsed while it ran; its result is dropped",
+                        extra={"batch": job.id, "line": lease.line},
+                    )
+            except asyncio.CancelledError:
+                cut.append(lease)
+                raise
+            finally:
+                del self._held[job.id, lease.line]
+                slots.release()
+
+        renewal = asyncio.create_task(self._renew())
+        try:
+            async with asyncio.TaskGroup() as group:
+                while not await self._is_cancelled(job.id):
+                    free = 0
+                    while free == 0 or not slots.locked():  # one slot, then every free one
+                        await slots.acquire()
+                        free += 1
+                    leases = await self.batches.lease(job.id, self.worker, self._claim_ttl, free)
+                    for _ in range(free - len(leases)):
+                        slots.release()
+                    for lease in leases:
+                        self._held[job.id, lease.line] = lease
+                        group.create_task(run(lease))
+                    if not leases:
+                        break  # every open line is done or held by another worker
+        finally:
+            renewal.cancel()
+            if cut:  # others take these at once instead of after the lease ttl
+                await self._give_back(cut)
+
+    async def _give_back(self, leases: list[Lease]) -> None:
+        try:
+            await self.batches.drop(leases)
+        except TripointError:
+            log.warning("could not give back %d batch lines; they lapse", len(leases))
+
+    async def _renew(self) -> None:
         while True:
             await asyncio.sleep(self._claim_ttl / 3)
-            await self.batches.claim(batch_id, self.worker, self._claim_ttl)
-
-    async def process(self, job: BatchJob) -> BatchJob:
-        """Take one batch as far as it goes: to completed, cancelled or failed."""
-        content = await self.files.content(job.input_file_id, job.owner)
-        if content is None:
-            return await self._fail(job, "the input file no longer exists")
-        raw = [line for line in content.splitlines() if line.strip()]
-        parsed = [lines.parse(line, number, job.endpoint) for number, line in enumerate(raw)]
-        ids = [p.custom_id for p in parsed]
-        if len(set(ids)) != len(ids):
-            return await self._fail(job, "custom_id values must be unique within a batch")
-        if job.status == "validating":
-            job = await self._move(job, "in_progress", counts=Counts(total=len(parsed)))
-        if job.status == "in_progress":
-            await self._run_lines(job, parsed)
-        if job.status == "validating":
-            job = replace(job, counts=Counts(total=len(parsed)))  # cancelled before it began
-        return await self._finish(job)
-
-    async def _run_lines(self, job: BatchJob, parsed: list[lines.Line | lines.BadLine]) -> None:
-        done = await self.batches.done(job.id)
-        pending = iter([(n, p) for n, p in enumerate(parsed) if p.custom_id not in done])
-
-        async def worker() -> None:
-            for number, line in pending:
-                if await self._is_cancelled(job.id):
-                    return
-                await self.batches.record(
-                    job.id, await self._execute(number, line, principal_of(job))
-                )
-
-        await asyncio.gather(*(worker() for _ in range(self._concurrency)))
+            try:
+                await self.batches.renew(list(self._held.values()), self._claim_ttl)
+            except TripointError:  # the database is away: retried; the leases may lapse
+                log.warning("could not renew batch line leases")
 
     async def _is_cancelled(self, batch_id: str) -> bool:
         """A cancel through this process is seen at once; one through another process (or
@@ -168,21 +311,43 @@ class BatchRunner:
             raise RuntimeError("the batch runner is not bound to a gateway")
         return await execute(self._pipeline, number, line, principal)
 
+    async def _settle(self, job: BatchJob) -> BatchJob:
+        """Finish the batch if nothing is left to run: every line answered (completed), or
+        cancelled with no line still running anywhere (what finished is kept)."""
+        current = await self.batches.get(job.id)
+        if current is None or current.status not in ("in_progress", "finalizing", "cancelling"):
+            return current or job
+        unfinished, running = await self.batches.open_lines(job.id)
+        if (current.status == "in_progress" and unfinished) or (
+            current.status == "cancelling" and running
+        ):
+            return current
+        if not await self._claim(job.id):
+            return current  # another worker is finishing it
+        try:
+            return await self._finish(current)
+        finally:
+            await self._release(job.id)
+
     async def _finish(self, job: BatchJob) -> BatchJob:
-        current = await self.batches.get(job.id) or job
-        cancelled = current.status == "cancelling" or job.id in self._cancelled
+        """Write the output and error files and close the batch. Each step may be done again
+        after a crash: the files have ids fixed by the batch, the states are compare-and-set."""
+        if job.status == "in_progress":
+            job = await self._move(job, "finalizing")
+            if job.status != "finalizing":
+                return job  # cancelled meanwhile: the next pass finishes that
+        await self.batches.seal(job.id)  # a late result (a cancelled line) is not taken
         results = await self.batches.results(job.id)
         ok = [r.body for r in results if r.ok]
         failed = [r.body for r in results if not r.ok]
-        output = await self._write(current, ok, "output") if ok else None
-        errors = await self._write(current, failed, "error") if failed else None
-        counts = Counts(current.counts.total, len(ok), len(failed))
+        output = await self._write(job, ok, "output") if ok else None
+        errors = await self._write(job, failed, "error") if failed else None
         self._cancelled.discard(job.id)
         self._checked.pop(job.id, None)
         return await self._move(
-            current,
-            "cancelled" if cancelled else "completed",
-            counts=counts,
+            job,
+            "cancelled" if job.status == "cancelling" else "completed",
+            counts=Counts(job.counts.total, len(ok), len(failed)),
             output_file_id=output,
             error_file_id=errors,
         )
@@ -190,7 +355,11 @@ class BatchRunner:
     async def _write(self, job: BatchJob, rows: list[bytes], kind: str) -> str:
         content = b"\n".join(rows) + b"\n"
         stored = StoredFile(
-            new_file_id(), job.owner, "batch_output", f"{job.id}_{kind}.jsonl", len(content)
+            output_file_id(job.id, kind),
+            job.owner,
+            "batch_output",
+            f"{job.id}_{kind}.jsonl",
+            len(content),
         )
         await self.files.put(stored, content)
         return stored.id
@@ -199,86 +368,12 @@ class BatchRunner:
         return await self._move(job, "failed", errors=(why,))
 
     async def _move(self, job: BatchJob, status: str, **changes: object) -> BatchJob:
-        moved = replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]
+        moved = _moved(job, status, **changes)
         if await self.batches.save(moved, expect=job.status):
             return moved
         # cancelled meanwhile: the next pass picks the batch up in its new state
         return await self.batches.get(job.id) or job
 
 
-def principal_of(job: BatchJob) -> Principal:
-    """The submitter, as recorded when the batch was created (anonymous on an open gateway)."""
-    known = job.submitter
-    if not known.get("id"):
-        return ANONYMOUS
-    models = known.get("models")
-    return Principal(
-        id=str(known["id"]),
-        team=_opt(known.get("team")),
-        team_name=_opt(known.get("team_name")),
-        role=str(known.get("role", "member")),
-        kind="batch",
-        models=None if not isinstance(models, list) else frozenset(str(m) for m in models),
-        key_id=_opt(known.get("key_id")),
-    )
-
-
-def snapshot(principal: Principal) -> dict[str, object]:
-    return {
-        "id": principal.id,
-        "team": principal.team,
-        "team_name": principal.team_name,
-        "role": principal.role,
-        "key_id": principal.key_id,
-        "models": None if principal.models is None else sorted(principal.models),
-    }
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-async def execute(
-    pipeline: Pipeline,
-    number: int,
-    line: lines.Line | lines.BadLine,
-    principal: Principal = ANONYMOUS,
-) -> LineResult:
-    """One line through the pipeline, as an interactive call; its outcome as an output line."""
-    if isinstance(line, lines.BadLine):
-        return LineResult(
-            line.custom_id, number, False, lines.error_line(line.custom_id, line.code, line.message)
-        )
-    BACKGROUND.set(True)  # this task's calls yield to interactive traffic on shared engines
-    try:
-        call = replace(pipeline.call(line.request, principal=principal), priority=Priority.BATCH)
-        body = await _answer(call, pipeline.run(call))
-    except TripointError as exc:
-        error: JSONObject = {
-            "error": {
-                "message": exc.message,
-                "type": exc.type,
-                "param": exc.param,
-                "code": exc.code,
-            }
-        }
-        code = exc.code or exc.type
-        failed = lines.error_line(line.custom_id, code, exc.message, status=exc.status, body=error)
-        return LineResult(line.custom_id, number, False, failed)
-    done = lines.output_line(line.custom_id, call.request_id, body)
-    return LineResult(line.custom_id, number, True, done)
-
-
-async def _answer(call: Call, chunks: ChunkStream) -> JSONObject:
-    try:
-        gathered = [chunk async for chunk in chunks]
-    finally:
-        await chunks.aclose()
-    ident = render.Identity(id=call.request_id, model=call.model)
-    embedding = next((c for c in gathered if isinstance(c, EmbeddingResult)), None)
-    if embedding is not None:
-        return render.embedding_response_json(embedding, ident)
-    whole = [c for c in gathered if isinstance(c, ChatChunk)]
-    if call.operation.value == "chat":
-        return render.chat_response_json(whole, replace(ident, id=f"chatcmpl-{call.request_id}"))
-    return render.completion_response_json(whole, replace(ident, id=f"cmpl-{call.request_id}"))
+def _moved(job: BatchJob, status: str, **changes: object) -> BatchJob:
+    return replace(job, status=status, times={**job.times, status: now()}, **changes)  # type: ignore[arg-type]

@@ -314,6 +314,10 @@ class ModelRoute(Strict):
     strategy: Strategy = "priority"
     retry: RetryPolicy = RetryPolicy()
     cache: CachePolicy = CachePolicy()
+    # `delegate`: a batch whose lines all name this model goes whole to the first target's
+    # native Batch API (an `openai` backend: cheaper for SaaS), its status and results mapped
+    # back; its lines then skip the gateway's per-call stages (limits, guardrails, ledger).
+    batch: Literal["gateway", "delegate"] = "gateway"
 
 
 class ServerSettings(Strict):
@@ -419,7 +423,12 @@ class BatchSettings(Strict):
     enabled: bool = True
     concurrency: PositiveInt = 4  # lines in flight per gateway process
     max_file_bytes: PositiveInt = 200 * 1024 * 1024  # the largest upload (OpenAI's limit)
-    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's batch is taken over
+    claim_ttl: PositiveFloat = 30.0  # seconds before a killed worker's lines are run again
+    # Where jobs, lines and files live. `database`: the SQL store (`storage`), for workers and
+    # replicas on several machines; `embedded`: SQLite and files under the data directory;
+    # `auto`: `database` when `storage.url` is PostgreSQL, else `embedded`.
+    store: Literal["auto", "embedded", "database"] = "auto"
+    delegate_poll: PositiveFloat = 30.0  # seconds between status reads of a delegated batch
 
 
 class MetricsSettings(Strict):

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from tripoint.config.defaults import default_data_dir
-from tripoint.config.schema import Settings
+from tripoint.config.schema import OpenAIBackend, Settings
+from tripoint.errors import ConfigError
 from tripoint.gateway.gateway import Gateway, routes_of
 from tripoint.governance.stages import Classify, Govern
 from tripoint.limits.assembly import build_limits
@@ -24,6 +25,7 @@ from tripoint.telemetry.observer import Telemetry
 
 if TYPE_CHECKING:  # imported where used: an open gateway without storage never loads them
     from tripoint.auth.identity import Identity
+    from tripoint.batch.delegation import Delegate
     from tripoint.batch.runner import BatchRunner
     from tripoint.guardrails.engine import GuardrailEngine
     from tripoint.guardrails.scanner import GuardrailFindings
@@ -70,7 +72,7 @@ def assemble(settings: Settings, *, span_exporter: SpanExporter | None = None) -
     if capture and ledger is not None and guardrails is not None:  # the config checks both
         stages["capture"], writer = _capture(settings, guardrails, ledger.database)
         components.append(writer)  # after the database: flushed before it closes
-    batches = _batch_runner(settings)
+    batches = _batch_runner(settings, components)
     if batches is not None:
         components.append(batches)
     sinks: list[RecordSink] = [ledger] if ledger is not None else []
@@ -147,18 +149,71 @@ def _capture(
     return CaptureStage(settings.governance, writer), writer
 
 
-def _batch_runner(settings: Settings) -> BatchRunner | None:
+def _batch_runner(settings: Settings, components: list[Component]) -> BatchRunner | None:
     if not settings.batch.enabled:
         return None
-    from tripoint.batch.disk import DiskFileStore  # noqa: PLC0415
     from tripoint.batch.runner import BatchRunner  # noqa: PLC0415
-    from tripoint.batch.sqlite import SqliteBatchStore  # noqa: PLC0415
+    from tripoint.batch.store import BatchStore, FileStore  # noqa: PLC0415
 
-    data = settings.server.data_dir or default_data_dir()
-    # The embedded stores; the SQL store (PostgreSQL for replicas) plugs in at this seam.
+    files: FileStore
+    batches: BatchStore
+    if _batches_in_database(settings):
+        from tripoint.batch.sql import SqlBatchStore  # noqa: PLC0415
+        from tripoint.batch.sqlfiles import SqlFileStore  # noqa: PLC0415
+        from tripoint.storage.database import Database  # noqa: PLC0415
+
+        database = next((c for c in components if isinstance(c, Database)), None)
+        if database is None:  # `batch.store: database` with no identity or ledger
+            database = Database.from_settings(settings)
+            components.append(database)
+        files, batches = SqlFileStore(database), SqlBatchStore(database)
+    else:
+        from tripoint.batch.disk import DiskFileStore  # noqa: PLC0415
+        from tripoint.batch.sqlite import SqliteBatchStore  # noqa: PLC0415
+
+        data = settings.server.data_dir or default_data_dir()
+        files = DiskFileStore(data / "files")
+        batches = SqliteBatchStore(data / "batches.sqlite3")
     return BatchRunner(
-        DiskFileStore(data / "files"),
-        SqliteBatchStore(data / "batches.sqlite3"),
+        files,
+        batches,
         concurrency=settings.batch.concurrency,
         claim_ttl=settings.batch.claim_ttl,
+        delegates=_delegates(settings),
+        delegate_poll=settings.batch.delegate_poll,
     )
+
+
+def _delegates(settings: Settings) -> dict[str, Delegate]:
+    """The native Batch API of each model configured with `batch: delegate`."""
+    from tripoint.batch.delegation import Delegate  # noqa: PLC0415
+    from tripoint.batch.native import NativeBatches  # noqa: PLC0415
+
+    found, problems = {}, []
+    for name, route in settings.models.items():
+        if route.batch != "delegate":
+            continue
+        target = route.targets[0]
+        backend = settings.backends[target.backend]
+        if not isinstance(backend, OpenAIBackend):
+            problems.append(
+                f"models.{name}.batch: delegate needs an `openai` backend as the first target"
+                f" (it is {backend.type!r})"
+            )
+            continue
+        headers = dict(backend.headers)
+        if backend.api_key is not None:
+            headers["Authorization"] = f"Bearer {backend.api_key.get_secret_value()}"
+        if backend.organization:
+            headers["OpenAI-Organization"] = backend.organization
+        found[name] = Delegate(NativeBatches(str(backend.base_url), headers), target.model)
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def _batches_in_database(settings: Settings) -> bool:
+    if settings.batch.store != "auto":
+        return settings.batch.store == "database"
+    url = settings.storage.url if settings.storage is not None else None
+    return url is not None and url.get_secret_value().startswith("postgres")
