@@ -19,6 +19,8 @@ _SWEEP_EVERY = 1024  # reservations between sweeps of idle counters (bounded mem
 @dataclass(slots=True)
 class _Counter:
     buckets: dict[int, int] = field(default_factory=dict)  # windows: second -> amount
+    total: int = 0  # windows: the sum of `buckets`, kept as they change
+    pruned: int = -1  # windows: the second stale buckets were last dropped at
     spent: int = 0  # budgets: settled spend
     leases: dict[str, tuple[int, float]] = field(default_factory=dict)  # lease -> (amount, exp)
     touched: float = 0.0
@@ -54,6 +56,7 @@ class MemoryLimitStore:
             counter = self._counters[meter.key]
             if meter.windowed:
                 counter.buckets[second] = counter.buckets.get(second, 0) + amount
+                counter.total += amount
             else:
                 counter.leases[lease] = (amount, now + LEASE_SECONDS)
         self._sweep(now)
@@ -67,6 +70,17 @@ class MemoryLimitStore:
         lease: str,
         bucket: int,
     ) -> None:
+        self.settle_now(meters, reserved, actual, lease, bucket)
+
+    def settle_now(
+        self,
+        meters: Sequence[Meter],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        lease: str,
+        bucket: int,
+    ) -> None:
+        """`settle` without awaiting: callers on the event loop need no task to finish it."""
         now = self._clock()
         for meter, held, used in zip(meters, reserved, actual, strict=True):
             counter = self._counters.get(meter.key)
@@ -75,6 +89,7 @@ class MemoryLimitStore:
             if meter.windowed:
                 if bucket in counter.buckets:  # still inside the window: correct it
                     counter.buckets[bucket] += used - held
+                    counter.total += used - held
             elif counter.leases.pop(lease, None) is not None and meter.kind is Kind.BUDGET:
                 counter.spent += used
             counter.touched = now
@@ -89,11 +104,13 @@ class MemoryLimitStore:
     @staticmethod
     def _usage(meter: Meter, counter: _Counter, second: int, now: float) -> int:
         if meter.windowed:
-            # keep window + 1 buckets: any rolling window ending now lies inside them
-            oldest = second - meter.window
-            for stale in [s for s in counter.buckets if s < oldest]:
-                del counter.buckets[stale]
-            return sum(counter.buckets.values())
+            if counter.pruned != second:  # at most once a second per counter
+                counter.pruned = second
+                # keep window + 1 buckets: any rolling window ending now lies inside them
+                oldest = second - meter.window
+                for stale in [s for s in counter.buckets if s < oldest]:
+                    counter.total -= counter.buckets.pop(stale)
+            return counter.total
         for expired in [k for k, (_, exp) in counter.leases.items() if exp <= now]:
             del counter.leases[expired]
         held = sum(amount for amount, _ in counter.leases.values())
