@@ -152,36 +152,8 @@ class Upstream:
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
         if accept is not None:
             headers["Accept"] = accept
-        async with self._exchange("POST", path, orjson.dumps(payload), headers) as response:
-            yield response
-
-    @asynccontextmanager
-    async def get(self, path: str) -> AsyncIterator[UpstreamResponse]:
-        async with self._exchange("GET", path, b"", {}) as response:
-            yield response
-
-    @asynccontextmanager
-    async def _exchange(
-        self, method: str, path: str, body: bytes, headers: dict[str, str]
-    ) -> AsyncIterator[UpstreamResponse]:
-        pool = self._pool
-        if pool is None:
-            raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
-        url = self.base_url + path
-        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
-        timeouts = self._timeouts
         with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
-            headers.update(await self._auth.headers(method, url, body))
-            head = http1.request_head(
-                method, self._target(url), self._host, {**self._headers, **headers}, len(body)
-            )
-            response = await pool.request(
-                head,
-                body,
-                head_timeout=timeouts.first_byte,
-                idle=timeouts.idle,
-                total=timeouts.total,
-            )
+            response = await self._send("POST", path, orjson.dumps(payload), headers)
             try:
                 yield UpstreamResponse(response.status, response.headers, response)
             except BaseException:
@@ -189,6 +161,40 @@ class Upstream:
                 raise
             else:
                 response.release()
+
+    @asynccontextmanager
+    async def get(self, path: str) -> AsyncIterator[UpstreamResponse]:
+        with upstream_errors(self.name):
+            response = await self._send("GET", path, b"", {})
+            try:
+                yield UpstreamResponse(response.status, response.headers, response)
+            except BaseException:
+                response.close()
+                raise
+            else:
+                response.release()
+
+    async def _send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> http1.Response:
+        """Send the request; returns once the answer's head has arrived."""
+        pool = self._pool
+        if pool is None:
+            raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
+        url = self.base_url + path
+        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
+        headers.update(await self._auth.headers(method, url, body))
+        head = http1.request_head(
+            method, self._target(url), self._host, {**self._headers, **headers}, len(body)
+        )
+        timeouts = self._timeouts
+        return await pool.request(
+            head,
+            body,
+            head_timeout=timeouts.first_byte,
+            idle=timeouts.idle,
+            total=timeouts.total,
+        )
 
     def _target(self, url: str) -> str:
         """The request target as sent: yarl's normalised form, the one AWS SigV4 signs."""
