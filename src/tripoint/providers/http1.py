@@ -42,6 +42,11 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
+        # one lazily re-armed timer per connection, not one per wait: a stream waits once
+        # per event, and its deadline only moves later
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self.closed = False
         self.idle_since = 0.0
         self._reset()
@@ -115,12 +120,29 @@ class _Connection(asyncio.Protocol):
     async def wait(self, deadline: float) -> None:
         """Until something arrives (or the connection ends); TimeoutError at `deadline`."""
         waiter = self._waiter = self._loop.create_future()
-        timer = self._loop.call_at(deadline, _expire, waiter)
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            self._arm(deadline)
         try:
             await waiter
         finally:
-            timer.cancel()
             self._waiter = None
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self._loop.call_at(at, self._on_timer)
+        self._timer_at = at
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return  # nobody waits (an idle pooled connection): re-armed by the next wait
+        if self._loop.time() >= self._deadline:
+            waiter.set_exception(TimeoutError())
+        else:
+            self._arm(self._deadline)  # the deadline moved on since the timer was set
 
     async def head(self, idle: float, deadline: float) -> None:
         """Until the answer's head has arrived."""
@@ -133,6 +155,9 @@ class _Connection(asyncio.Protocol):
 
     def close(self) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self.transport is not None:
             self.transport.close()
 
@@ -149,11 +174,6 @@ class _Connection(asyncio.Protocol):
         self._reset()
         assert self.transport is not None  # noqa: S101 -- connected before use
         self.transport.write(request)
-
-
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
 
 
 class Response:
