@@ -81,7 +81,9 @@ def command(load: Load, log: Path) -> list[str]:
 
 def run(load: Load, log: Path) -> LoadResult:
     log.unlink(missing_ok=True)  # h2load appends to an existing log
-    limit = (load.duration or 30) + 30
+    # a fixed count gets a second per request on top (streams under callgrind on a busy
+    # machine took longer than a flat minute)
+    limit = load.duration + 30 if load.duration else 60 + load.requests
     done = subprocess.run(
         command(load, log), capture_output=True, text=True, timeout=limit, check=False
     )

@@ -230,7 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baseline",
         type=Path,
-        help="also run Tripoint from this source tree (e.g. a worktree of main) as 'baseline'",
+        help="also run each variant from this source tree (e.g. a worktree of main): 'baseline', "
+        "'baseline-limits', ...",
     )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument(
@@ -250,8 +251,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline:
         if not (args.baseline / "src" / "tripoint").is_dir():
             parser.error(f"{args.baseline} has no src/tripoint")
-        bare = VARIANTS[0]
-        variants.append(replace(bare, name="baseline", source=args.baseline.resolve()))
+        # each chosen variant again from that tree: `baseline` (the bare one), `baseline-limits`
+        source = args.baseline.resolve()
+        variants += [
+            replace(v, name="baseline" if v is VARIANTS[0] else f"baseline-{v.name}", source=source)
+            for v in list(variants)
+        ]
     command = "benchmarks/run " + " ".join(sys.argv[1:] if argv is None else argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S")

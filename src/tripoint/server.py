@@ -10,6 +10,7 @@ import uvicorn
 from tripoint.api.app import create_app
 from tripoint.config.schema import Settings
 from tripoint.gateway import Gateway
+from tripoint.write_gathering import GatheringHttpToolsProtocol
 
 log = logging.getLogger("tripoint")
 
@@ -22,7 +23,9 @@ def uvicorn_config(
         host=settings.server.host,
         port=settings.server.port,
         loop="uvloop",
-        http="httptools",
+        # uvicorn's httptools protocol, its writes gathered per loop turn (one system call
+        # per plain answer, and per upstream read's worth of stream events)
+        http=GatheringHttpToolsProtocol,
         lifespan="on",
         access_log=False,  # the gateway writes its own access records
         log_config=None,  # keep the JSON logging configured by the CLI

@@ -142,8 +142,9 @@ def _stream_chunk(
 
 
 def _json(body: JSONObject, call: Call) -> Response:
-    headers = {k.decode(): v.decode() for k, v in _served_by(call)}
-    return Response(orjson.dumps(body), media_type="application/json", headers=headers)
+    response = Response(orjson.dumps(body), media_type="application/json")
+    response.raw_headers += _served_by(call)  # already bytes: no round trip through str
+    return response
 
 
 def _served_by(call: Call) -> list[tuple[bytes, bytes]]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Callable
 
-import anyio
 import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from tripoint.api.disconnect import DisconnectWatch
 from tripoint.api.errors import error_json
 from tripoint.errors import TripointError
 from tripoint.schema.chunks import Chunk
@@ -47,19 +47,11 @@ class EventStreamResponse(Response):
         self._extra_headers = headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async with anyio.create_task_group() as group:
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
-
-            group.start_soon(watch_disconnect)
-            try:
+        try:
+            async with DisconnectWatch(receive):  # a disconnect cancels the stream
                 await self._stream(send)
-            finally:
-                group.cancel_scope.cancel()
-                await self._rest.aclose()
+        finally:
+            await self._rest.aclose()  # the upstream is closed, its usage settled
 
     async def _stream(self, send: Send) -> None:
         await send(

@@ -6,6 +6,7 @@ cannot both pass a limit that only one fits.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,8 +20,12 @@ _SWEEP_EVERY = 1024  # reservations between sweeps of idle counters (bounded mem
 @dataclass(slots=True)
 class _Counter:
     buckets: dict[int, int] = field(default_factory=dict)  # windows: second -> amount
+    total: int = 0  # windows: the sum of `buckets`, kept as they change
+    pruned: int = -1  # windows: the second stale buckets were last dropped at
     spent: int = 0  # budgets: settled spend
     leases: dict[str, tuple[int, float]] = field(default_factory=dict)  # lease -> (amount, exp)
+    held: int = 0  # the sum of the leases' amounts, kept as they change
+    next_expiry: float = math.inf  # no lease expires before this
     touched: float = 0.0
 
 
@@ -54,8 +59,13 @@ class MemoryLimitStore:
             counter = self._counters[meter.key]
             if meter.windowed:
                 counter.buckets[second] = counter.buckets.get(second, 0) + amount
+                counter.total += amount
             else:
-                counter.leases[lease] = (amount, now + LEASE_SECONDS)
+                expiry = now + LEASE_SECONDS
+                replaced = counter.leases.get(lease)
+                counter.leases[lease] = (amount, expiry)
+                counter.held += amount - (replaced[0] if replaced is not None else 0)
+                counter.next_expiry = min(counter.next_expiry, expiry)
         self._sweep(now)
         return Admission(True, used=tuple(used), bucket=second)
 
@@ -67,6 +77,17 @@ class MemoryLimitStore:
         lease: str,
         bucket: int,
     ) -> None:
+        self.settle_now(meters, reserved, actual, lease, bucket)
+
+    def settle_now(
+        self,
+        meters: Sequence[Meter],
+        reserved: Sequence[int],
+        actual: Sequence[int],
+        lease: str,
+        bucket: int,
+    ) -> None:
+        """`settle` without awaiting: callers on the event loop need no task to finish it."""
         now = self._clock()
         for meter, held, used in zip(meters, reserved, actual, strict=True):
             counter = self._counters.get(meter.key)
@@ -75,8 +96,11 @@ class MemoryLimitStore:
             if meter.windowed:
                 if bucket in counter.buckets:  # still inside the window: correct it
                     counter.buckets[bucket] += used - held
-            elif counter.leases.pop(lease, None) is not None and meter.kind is Kind.BUDGET:
-                counter.spent += used
+                    counter.total += used - held
+            elif (released := counter.leases.pop(lease, None)) is not None:
+                counter.held -= released[0]
+                if meter.kind is Kind.BUDGET:
+                    counter.spent += used
             counter.touched = now
 
     def _counter(self, key: str, now: float) -> _Counter:
@@ -89,15 +113,20 @@ class MemoryLimitStore:
     @staticmethod
     def _usage(meter: Meter, counter: _Counter, second: int, now: float) -> int:
         if meter.windowed:
-            # keep window + 1 buckets: any rolling window ending now lies inside them
-            oldest = second - meter.window
-            for stale in [s for s in counter.buckets if s < oldest]:
-                del counter.buckets[stale]
-            return sum(counter.buckets.values())
-        for expired in [k for k, (_, exp) in counter.leases.items() if exp <= now]:
-            del counter.leases[expired]
-        held = sum(amount for amount, _ in counter.leases.values())
-        return held + counter.spent if meter.kind is Kind.BUDGET else len(counter.leases)
+            if counter.pruned != second:  # at most once a second per counter
+                counter.pruned = second
+                # keep window + 1 buckets: any rolling window ending now lies inside them
+                oldest = second - meter.window
+                for stale in [s for s in counter.buckets if s < oldest]:
+                    counter.total -= counter.buckets.pop(stale)
+            return counter.total
+        if now >= counter.next_expiry:  # rare: leases are settled long before they expire
+            for expired in [k for k, (_, exp) in counter.leases.items() if exp <= now]:
+                counter.held -= counter.leases.pop(expired)[0]
+            counter.next_expiry = min((exp for _, exp in counter.leases.values()), default=math.inf)
+        if meter.kind is Kind.BUDGET:
+            return counter.held + counter.spent
+        return len(counter.leases)
 
     @staticmethod
     def _retry_after(

@@ -7,7 +7,7 @@ the call, all at once or none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -39,10 +39,12 @@ class Meter:
     name: str  # the config field: "requests_per_minute"
     period_end: float | None = None  # budgets: when the period's spend resets (epoch seconds)
     window: int = WINDOW  # windows: seconds (shorter only in tests)
+    # read several times per call by the stores: a field, not a property (hashing an enum
+    # member runs Python code)
+    windowed: bool = field(init=False, compare=False)
 
-    @property
-    def windowed(self) -> bool:
-        return self.kind in _WINDOWED
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "windowed", self.kind in _WINDOWED)
 
 
 @dataclass(frozen=True, slots=True)

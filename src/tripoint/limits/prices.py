@@ -55,8 +55,15 @@ class PriceTable:
     def __init__(self, packaged: Mapping[str, Price], overrides: Mapping[str, Price]) -> None:
         self._prices = {**packaged, **overrides}
         self._unpriced: set[str] = set()
+        self._per_token: dict[Target, TokenPrice] = {}  # targets come from config: bounded
 
     def price(self, target: Target) -> TokenPrice:
+        known = self._per_token.get(target)
+        if known is None:
+            known = self._per_token[target] = self._lookup(target)
+        return known
+
+    def _lookup(self, target: Target) -> TokenPrice:
         found = self._prices.get(target.label) or self._prices.get(target.model)
         if found is None:
             if target.backend.pattern in ("saas", "cloud") and target.label not in self._unpriced:

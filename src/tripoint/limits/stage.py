@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from tripoint.config.limits import LimitsSettings
 from tripoint.errors import RateLimitError
+from tripoint.limits.memory import MemoryLimitStore
 from tripoint.limits.meters import Demand, Kind, Meter, configured, meters_for
 from tripoint.limits.prices import PriceTable, nano_usd, usd
 from tripoint.limits.store import Admission, LimitStore
@@ -20,6 +23,8 @@ from tripoint.providers.tokens import TokenCounter
 from tripoint.schema.chunks import Usage
 
 _HEADER_KINDS = {Kind.REQUESTS: "requests", Kind.TOKENS: "tokens"}
+_METER_SETS_CACHED = 4096  # (caller, model, day) combinations remembered
+_DAY = 86_400
 
 
 class BudgetExceededError(RateLimitError):
@@ -44,12 +49,17 @@ class Limits:
         self._settings = settings
         self._metered = configured(settings)  # none in config: meter only callers with stored ones
         self._store = store
+        # the in-memory store settles without awaiting: no shielded task per call
+        self._local = store if isinstance(store, MemoryLimitStore) else None
         self._counter = counter
         self._prices = prices
+        # the meters that apply depend on the caller, the model and the UTC day (budget
+        # periods) only: built once per combination, not per call
+        self._meter_sets: dict[tuple[object, ...], tuple[Meter, ...]] = {}
 
     async def __call__(self, call: Call, call_next: Next) -> ChunkStream:
         metered = self._metered or call.principal.limits  # config, or set on this caller
-        meters = tuple(meters_for(self._settings, call.principal, call.model)) if metered else ()
+        meters = self._meters(call) if metered else ()
         demand = self._worst_case(call) if meters else Demand(0, 0, 0)
         held = await self._reserve(call, meters, demand) if meters else None
         usage: Usage | None = None
@@ -62,13 +72,43 @@ class Limits:
         finally:
             actual = self._actual(call, usage, demand, answered=answered)
             call.record.cost = usd(actual.cost_nano)
-            if held is not None:
+            if held is not None and self._local is not None:
+                used = [actual.amount(m) for m in held.meters]
+                self._local.settle_now(
+                    held.meters, held.amounts, used, call.request_id, held.bucket
+                )
+            elif held is not None:
                 # shielded: a cancelled client must not leave the reservation held
                 await asyncio.shield(self._settle(held, actual, call.request_id))
 
+    def _meters(self, call: Call) -> tuple[Meter, ...]:
+        principal = call.principal
+        now = time.time()
+        # the admin-set limits travel with the principal: a changed limit is a new key
+        key = (
+            principal.org_label,
+            principal.team_label,
+            principal.key_id,
+            principal.id,
+            principal.limits,
+            call.model,
+            int(now // _DAY),
+        )
+        meters = self._meter_sets.get(key)
+        if meters is None:
+            if len(self._meter_sets) >= _METER_SETS_CACHED:
+                self._meter_sets.clear()
+            when = datetime.fromtimestamp(now, UTC)
+            meters = tuple(meters_for(self._settings, principal, call.model, when))
+            self._meter_sets[key] = meters
+        return meters
+
     async def _reserve(self, call: Call, meters: tuple[Meter, ...], demand: Demand) -> _Held:
         amounts = tuple(demand.amount(m) for m in meters)
-        admission = await self._store.reserve(meters, amounts, call.request_id)
+        if self._local is not None:
+            admission = self._local.reserve_now(meters, amounts, call.request_id)
+        else:
+            admission = await self._store.reserve(meters, amounts, call.request_id)
         if not admission.admitted:
             call.record.limited = meters[admission.denied or 0].kind.value  # for metrics
             raise _refusal(meters, admission)

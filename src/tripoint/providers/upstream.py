@@ -1,28 +1,31 @@
-"""One pooled aiohttp session per backend: keep-alive, timeouts, credentials, error mapping.
+"""One pooled HTTP/1.1 client per backend: keep-alive, timeouts, credentials, error mapping.
 
 Transport failures become `UpstreamError` here, at the boundary where they occur, so no
-aiohttp exception ever reaches a stage or a client.
+transport exception ever reaches a stage or a client. (aiohttp's are mapped too: the token
+endpoints of `oauth.py` use it.)
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import aiohttp
 import orjson
+import yarl
 from opentelemetry import propagate
 
 from tripoint.config.schema import Timeouts
 from tripoint.errors import TripointError, UpstreamError, UpstreamTimeoutError
+from tripoint.providers import http1
 from tripoint.providers.auth import UpstreamAuth
 from tripoint.providers.sse import ServerSentEvent, SSEDecoder
 from tripoint.schema.json import JSON
 
 _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
 _SSE_HEADERS = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+_TARGETS_CACHED = 1024  # request targets remembered per backend (paths come from config)
 
 
 @contextmanager
@@ -34,13 +37,13 @@ def upstream_errors(backend: str) -> Iterator[None]:
         raise
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeoutError(f"backend {backend!r} timed out") from exc
-    except aiohttp.ClientConnectorError as exc:
+    except (http1.ConnectError, aiohttp.ClientConnectorError) as exc:
         raise UpstreamError(f"backend {backend!r} is unreachable") from exc
-    except aiohttp.ClientPayloadError as exc:
+    except (http1.TruncatedError, aiohttp.ClientPayloadError) as exc:
         raise UpstreamError(
             f"backend {backend!r} sent a truncated response", maybe_processed=True
         ) from exc
-    except (aiohttp.ClientError, OSError) as exc:
+    except (http1.ProtocolError, aiohttp.ClientError, OSError) as exc:
         # connected, then reset or closed: the request may have been received and acted on
         raise UpstreamError(
             f"backend {backend!r} failed: {type(exc).__name__}", maybe_processed=True
@@ -53,7 +56,7 @@ class UpstreamResponse:
 
     status: int
     headers: Mapping[str, str]  # case-insensitive
-    raw: aiohttp.ClientResponse
+    raw: http1.Response
 
     async def json(self) -> JSON:
         body = await self.raw.read()
@@ -67,12 +70,17 @@ class UpstreamResponse:
         return parsed
 
     async def text(self, limit: int = 4096) -> str:
-        body = await self.raw.content.read(limit)
+        body = await self.raw.read(limit)
         return body.decode("utf-8", errors="replace")
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (binary event streams)."""
+        return self.raw.chunks()
 
     async def events(self) -> AsyncIterator[ServerSentEvent]:
         decoder = SSEDecoder()
-        async for data in self.raw.content.iter_any():
+        read = self.raw.read_some
+        while (data := await read()) is not None:
             for event in decoder.feed(data):
                 yield event
         if decoder.pending:
@@ -80,9 +88,14 @@ class UpstreamResponse:
 
     async def lines(self) -> AsyncIterator[bytes]:
         """Newline-delimited records (NDJSON streams), a cut final line included."""
-        async for line in self.raw.content:
-            if stripped := line.strip():
-                yield stripped
+        rest = b""
+        async for data in self.raw.chunks():
+            *whole, rest = (rest + data).split(b"\n")
+            for line in whole:
+                if stripped := line.strip():
+                    yield stripped
+        if stripped := rest.strip():
+            yield stripped
 
 
 class Upstream:
@@ -104,37 +117,29 @@ class Upstream:
         self._timeouts = timeouts
         self._max_connections = max_connections
         self._headers = headers or {}
-        self._session: aiohttp.ClientSession | None = None
+        origin = yarl.URL(self.base_url)
+        host = origin.raw_host or ""
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 literal
+        self._host = host if origin.explicit_port is None else f"{host}:{origin.port}"
+        self._origin = origin
+        self._targets: dict[str, str] = {}
+        self._pool: http1.Pool | None = None
 
     async def start(self) -> None:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                # idle connections are dropped before common servers' keep-alive (uvicorn: 5 s)
-                # closes them, so a POST rarely meets a stale connection it cannot retry
+        if self._pool is None:
+            self._pool = http1.Pool(
+                self._origin.scheme,
+                self._origin.raw_host or "",
+                self._origin.port or 80,
                 limit=self._max_connections,
-                ttl_dns_cache=300,
-                keepalive_timeout=4,
-            )
-            timeout = aiohttp.ClientTimeout(
-                total=self._timeouts.total,
-                sock_connect=self._timeouts.connect,
-                sock_read=self._timeouts.idle,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=timeout,
-                headers=self._headers,
-                auto_decompress=True,
-                raise_for_status=False,
-                # never keep an upstream's cookies: one caller's would be sent for the next
-                cookie_jar=aiohttp.DummyCookieJar(),
-                skip_auto_headers=("User-Agent",),
+                connect_timeout=self._timeouts.connect,
             )
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     @asynccontextmanager
     async def post(
@@ -144,18 +149,11 @@ class Upstream:
 
         `accept` overrides the Accept header for streams that are not SSE (AWS event streams).
         """
-        if self._session is None:
-            raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
-        url = self.base_url + path
-        body = orjson.dumps(payload)
         headers = dict(_SSE_HEADERS if stream else _JSON_HEADERS)
         if accept is not None:
             headers["Accept"] = accept
-        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
         with upstream_errors(self.name):  # credential fetches (token endpoints) fail here too
-            headers.update(await self._auth.headers("POST", url, body))
-            async with asyncio.timeout(self._timeouts.first_byte):
-                response = await self._session.post(url, data=body, headers=headers)
+            response = await self._send("POST", path, orjson.dumps(payload), headers)
             try:
                 yield UpstreamResponse(response.status, response.headers, response)
             except BaseException:
@@ -166,19 +164,43 @@ class Upstream:
 
     @asynccontextmanager
     async def get(self, path: str) -> AsyncIterator[UpstreamResponse]:
-        if self._session is None:
-            raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
-        url = self.base_url + path
-        headers: dict[str, str] = {}
-        propagate.inject(headers)
         with upstream_errors(self.name):
-            headers.update(await self._auth.headers("GET", url, b""))
-            async with asyncio.timeout(self._timeouts.first_byte):
-                response = await self._session.get(url, headers=headers)
+            response = await self._send("GET", path, b"", {})
             try:
                 yield UpstreamResponse(response.status, response.headers, response)
             except BaseException:
-                response.close()  # never hand a half-read connection back to the pool
+                response.close()
                 raise
             else:
                 response.release()
+
+    async def _send(
+        self, method: str, path: str, body: bytes, headers: dict[str, str]
+    ) -> http1.Response:
+        """Send the request; returns once the answer's head has arrived."""
+        pool = self._pool
+        if pool is None:
+            raise UpstreamError(f"backend {self.name!r} is not started", retryable=False)
+        url = self.base_url + path
+        propagate.inject(headers)  # W3C traceparent of the current attempt span, if traced
+        headers.update(await self._auth.headers(method, url, body))
+        head = http1.request_head(
+            method, self._target(url), self._host, {**self._headers, **headers}, len(body)
+        )
+        timeouts = self._timeouts
+        return await pool.request(
+            head,
+            body,
+            head_timeout=timeouts.first_byte,
+            idle=timeouts.idle,
+            total=timeouts.total,
+        )
+
+    def _target(self, url: str) -> str:
+        """The request target as sent: yarl's normalised form, the one AWS SigV4 signs."""
+        target = self._targets.get(url)
+        if target is None:
+            if len(self._targets) >= _TARGETS_CACHED:
+                self._targets.clear()
+            target = self._targets[url] = yarl.URL(url).raw_path_qs
+        return target

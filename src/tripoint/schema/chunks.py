@@ -1,4 +1,4 @@
-"""What flows back through the pipeline: an async stream of these frozen chunks.
+"""What flows back through the pipeline: an async stream of these chunks.
 
 Chat and text completions share `ChatChunk` (a text completion is a choice with text and no
 role); a non-streaming answer is one chunk carrying the whole message. Embeddings are one
@@ -16,12 +16,18 @@ from tripoint.schema.json import JSON
 
 EMPTY: Mapping[str, JSON] = MappingProxyType({})
 
+# The per-event types (Usage, ToolCallDelta, ChoiceDelta, ChatChunk) are immutable by
+# convention, not `frozen`: a frozen dataclass sets each field through `object.__setattr__`,
+# about 3.5x the cost of a plain slots class, and every streamed event builds two or three.
+# Nothing hashes them (their `extra` mappings are unhashable either way); derive a changed
+# copy with `dataclasses.replace`, never assign to a field.
+
 
 def _empty() -> Mapping[str, JSON]:
     return EMPTY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -37,7 +43,7 @@ class Usage:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ToolCallDelta:
     index: int
     id: str | None = None
@@ -46,7 +52,7 @@ class ToolCallDelta:
     type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChoiceDelta:
     index: int = 0
     role: str | None = None
@@ -59,7 +65,7 @@ class ChoiceDelta:
     )  # refusal, reasoning_content, ... passed through
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChatChunk:
     choices: tuple[ChoiceDelta, ...] = ()
     usage: Usage | None = None

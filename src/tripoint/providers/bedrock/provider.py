@@ -50,7 +50,7 @@ class BedrockProvider:
                 )
             translator = ConverseStreamTranslator(self._upstream.name)
             decoder = EventStreamDecoder()
-            async for data in response.raw.content.iter_any():
+            async for data in response.chunks():
                 for message in decoder.feed(data):
                     if chunk := translator.feed(message):
                         yield chunk
