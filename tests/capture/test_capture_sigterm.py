@@ -20,9 +20,11 @@ from tests.fakes.openai_upstream import FakeOpenAI
 from tests.processes import GatewayProcess
 from tripoint.cli import main
 
+WORKERS = 8
+
 
 async def load(url: str, key: str, seconds: float) -> int:
-    """Calls (half of them streamed) for `seconds`, 8 at a time; how many were answered."""
+    """Calls (half of them streamed) for `seconds`, WORKERS at a time; how many were answered."""
     answered = 0
     deadline = time.monotonic() + seconds
 
@@ -40,7 +42,7 @@ async def load(url: str, key: str, seconds: float) -> int:
 
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10) as http:
-        await asyncio.gather(*(worker(http, stream=i % 2 == 1) for i in range(8)))
+        await asyncio.gather(*(worker(http, stream=i % 2 == 1) for i in range(WORKERS)))
     return answered
 
 
@@ -55,10 +57,12 @@ def team_key(gateway: GatewayProcess, admin_key: str) -> str:
 
 
 def _inspect(directory: Path) -> tuple[int, int, str]:
-    """Captures stored, the first call's id, and the database files' raw bytes as text."""
+    """Captures of answers that ended normally, the first call's id, and the database files'
+    raw bytes as text."""
     with sqlite3.connect(directory / "tripoint.db") as connection:
         stored, first = connection.execute(
-            "SELECT (SELECT count(*) FROM call_content), (SELECT min(id) FROM call_records)"
+            "SELECT (SELECT count(*) FROM call_content WHERE complete),"
+            " (SELECT min(id) FROM call_records)"
         ).fetchone()
     raw = b"".join(p.read_bytes() for p in directory.glob("tripoint.db*")).decode("latin-1")
     return int(stored), int(first), raw
@@ -91,7 +95,10 @@ async def test_sigterm_under_load_stores_every_answered_call_redacted(
     )
 
     assert answered > 10
-    assert stored == answered
+    # nothing answered is lost; an answer finished but not yet read when a worker gave up
+    # (its read timed out on a loaded machine, or shutdown closed its connection) is stored
+    # too, at most one per worker
+    assert answered <= stored <= answered + WORKERS
     assert read.exit_code == 0, read.output
     content = orjson.loads(read.output)
     assert content["request"][0]["text"].startswith("My email is <EMAIL_1> and my token is")
