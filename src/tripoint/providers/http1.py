@@ -26,6 +26,10 @@ class ConnectError(Exception):
     """No connection could be made (refused, unresolvable, TLS handshake failed)."""
 
 
+class UntrustedCertificateError(ConnectError):
+    """The upstream's TLS certificate did not verify against the trusted CAs."""
+
+
 class TruncatedError(Exception):
     """The connection closed before the answer was complete."""
 
@@ -349,7 +353,9 @@ class Pool:
                     ssl=self._tls,
                     server_hostname=self.host if self._tls is not None else None,
                 )
-        except OSError as exc:  # refused, unresolvable, unreachable, TLS failures
+        except ssl.SSLCertVerificationError as exc:
+            raise UntrustedCertificateError(exc.verify_message or str(exc)) from exc
+        except OSError as exc:  # refused, unresolvable, unreachable, other TLS failures
             raise ConnectError(f"{type(exc).__name__}: {exc}") from exc
         self._open.add(conn)
         return conn

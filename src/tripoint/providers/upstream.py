@@ -37,6 +37,12 @@ def upstream_errors(backend: str) -> Iterator[None]:
         raise
     except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
         raise UpstreamTimeoutError(f"backend {backend!r} timed out") from exc
+    except http1.UntrustedCertificateError as exc:
+        # an operator's mistake, not an outage: say which, and how to trust a private CA
+        raise UpstreamError(
+            f"backend {backend!r}: its TLS certificate is not trusted ({exc}); "
+            "to trust a private CA, point SSL_CERT_FILE at a bundle that holds it"
+        ) from exc
     except (http1.ConnectError, aiohttp.ClientConnectorError) as exc:
         raise UpstreamError(f"backend {backend!r} is unreachable") from exc
     except (http1.TruncatedError, aiohttp.ClientPayloadError) as exc:
