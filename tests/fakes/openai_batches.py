@@ -9,15 +9,15 @@ body asks for `"fail": true`.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from aiohttp import web
+
+from tests.fakes.app_thread import AppThread
 
 
 @dataclass
@@ -28,50 +28,25 @@ class RemoteBatch:
 
 
 @dataclass
-class FakeOpenAIBatches:
+class FakeOpenAIBatches(AppThread):
     files: dict[str, bytes] = field(default_factory=dict)
     batches: dict[str, RemoteBatch] = field(default_factory=dict)
     seen: list[tuple[str, str, str | None]] = field(default_factory=list)  # method, path, auth
     fail_with: str | None = None
     port: int = 0
-    _loop: asyncio.AbstractEventLoop | None = None
-    _runner: web.AppRunner | None = None
-    _thread: threading.Thread | None = None
+    name = "fake-openai-batches"
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    def start(self) -> FakeOpenAIBatches:
-        ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, args=(ready,), daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the fake batch API did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._runner:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread:
-            self._thread.join(10)
-
-    def _serve(self, ready: threading.Event) -> None:
-        self._loop = asyncio.new_event_loop()
-        app = web.Application(middlewares=[self._log])
+    def routes(self, app: web.Application) -> None:
+        app.middlewares.append(self._log)
         app.router.add_post("/v1/files", self._upload)
         app.router.add_get("/v1/files/{id}/content", self._content)
         app.router.add_post("/v1/batches", self._create)
         app.router.add_get("/v1/batches/{id}", self._retrieve)
         app.router.add_post("/v1/batches/{id}/cancel", self._cancel)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        ready.set()
-        self._loop.run_forever()
 
     @web.middleware
     async def _log(self, request: web.Request, handler: Any) -> web.StreamResponse:

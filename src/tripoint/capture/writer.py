@@ -28,6 +28,7 @@ from tripoint.capture.tables import ContentRow
 from tripoint.capture.transcript import Capture, Piece, document
 from tripoint.errors import TripointError
 from tripoint.storage.database import Database
+from tripoint.storage.final_flush import stop_and_flush
 
 log = logging.getLogger("tripoint.capture")
 
@@ -93,18 +94,7 @@ class ContentWriter:
         return self._task is not None and not self._task.done()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _ in range(20):  # the database may be briefly away: keep trying, then say so
-            try:
-                await self.flush()
-            except TripointError:
-                await asyncio.sleep(0.25)
-                continue
-            break
-        else:
+        if not await stop_and_flush(self._task, self.flush):
             log.error("captures could not be written at shutdown", extra={"pending": self.pending})
         if self._pool is not None:
             self._pool.shutdown(wait=True)

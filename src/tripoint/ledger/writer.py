@@ -27,6 +27,7 @@ from tripoint.ledger.tables import CallRow, HeadRow
 from tripoint.limits.prices import nano_usd
 from tripoint.pipeline.call import Record
 from tripoint.storage.database import Database
+from tripoint.storage.final_flush import stop_and_flush
 
 log = logging.getLogger("tripoint.ledger")
 
@@ -131,20 +132,11 @@ class CallLedger:
         return self._started
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        for _ in range(20):  # the database may be briefly away: keep trying, then say so
-            try:
-                await self.flush()
-            except TripointError:
-                await asyncio.sleep(0.25)
-                continue
-            return
-        log.error(
-            "ledger records could not be written at shutdown", extra={"pending": len(self._queue)}
-        )
+        if not await stop_and_flush(self._task, self.flush):
+            log.error(
+                "ledger records could not be written at shutdown",
+                extra={"pending": len(self._queue)},
+            )
 
     async def flush(self) -> None:
         while self._queue:
