@@ -60,10 +60,13 @@ def _inspect(directory: Path) -> tuple[int, int, str]:
     """Captures of answers that ended normally, the first call's id, and the database files'
     raw bytes as text."""
     with sqlite3.connect(directory / "tripoint.db") as connection:
-        stored, first = connection.execute(
+        stored, distinct, first = connection.execute(
             "SELECT (SELECT count(*) FROM call_content WHERE complete),"
+            " (SELECT count(DISTINCT request_id) FROM call_content WHERE complete),"
             " (SELECT min(id) FROM call_records)"
         ).fetchone()
+    # the shutdown flush once inserted a batch twice (the writer was cancelled mid-commit)
+    assert distinct == stored, "a call was captured twice"
     raw = b"".join(p.read_bytes() for p in directory.glob("tripoint.db*")).decode("latin-1")
     return int(stored), int(first), raw
 

@@ -67,6 +67,7 @@ class ContentWriter:
         self._queue: deque[Capture] = deque()
         self._ready: list[dict[str, Any]] = []  # redacted, not yet inserted
         self._wake = asyncio.Event()
+        self._stopping = False  # close() asked the loop to end after its current batch
         self._task: asyncio.Task[None] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.written = 0
@@ -93,8 +94,12 @@ class ContentWriter:
     async def ready(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    def _stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
     async def close(self) -> None:
-        if not await stop_and_flush(self._task, self.flush):
+        if not await stop_and_flush(self._task, self._stop, self.flush):
             log.error("captures could not be written at shutdown", extra={"pending": self.pending})
         if self._pool is not None:
             self._pool.shutdown(wait=True)
@@ -133,7 +138,7 @@ class ContentWriter:
     async def _run(self) -> None:
         swept_at = -self._sweep_every
         loop = asyncio.get_running_loop()
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()

@@ -105,6 +105,7 @@ class CallLedger:
         self._batch = batch
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
+        self._stopping = False  # close() asked the loop to end after its current batch
         self._task: asyncio.Task[None] | None = None
         self.stream = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._seq = 0
@@ -131,8 +132,12 @@ class CallLedger:
     async def ready(self) -> bool:
         return self._started
 
+    def _stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
     async def close(self) -> None:
-        if not await stop_and_flush(self._task, self.flush):
+        if not await stop_and_flush(self._task, self._stop, self.flush):
             log.error(
                 "ledger records could not be written at shutdown",
                 extra={"pending": len(self._queue)},
@@ -143,7 +148,7 @@ class CallLedger:
             await self._write(min(len(self._queue), self._batch))
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
