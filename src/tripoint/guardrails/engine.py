@@ -4,6 +4,7 @@ each under its guardrail's timeout, so a slow model never stalls the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -12,6 +13,7 @@ from tripoint.config.guardrails import GuardrailSettings
 from tripoint.errors import ServiceUnavailableError
 from tripoint.guardrails.build import build_guardrails
 from tripoint.guardrails.guardrail import Guardrail
+from tripoint.guardrails.verdict_cache import SCOPE
 
 T = TypeVar("T")
 
@@ -47,9 +49,12 @@ class GuardrailEngine:
             raise ServiceUnavailableError("guardrails are not loaded yet")
         return self._guardrails[name]
 
-    async def run(self, limit: float, job: Callable[[], T]) -> T:
-        """`job()` on a worker thread; TimeoutError after `limit` seconds (it runs on)."""
+    async def run(self, limit: float, job: Callable[[], T], *, scope: str = "") -> T:
+        """`job()` on a worker thread; TimeoutError after `limit` seconds (it runs on).
+        `scope`: whose memoised verdicts the job may reuse (the caller's team)."""
         if self._pool is None:
             raise ServiceUnavailableError("guardrails are not running")
+        context = contextvars.copy_context()
+        context.run(SCOPE.set, scope)
         loop = asyncio.get_running_loop()
-        return await asyncio.wait_for(loop.run_in_executor(self._pool, job), limit)
+        return await asyncio.wait_for(loop.run_in_executor(self._pool, context.run, job), limit)

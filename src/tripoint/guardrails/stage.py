@@ -126,7 +126,7 @@ class GuardrailStage:
         self, call: Call, guardrail: Guardrail, direction: str, job: partial[list[Verdict]]
     ) -> list[Verdict] | None:
         try:
-            return await self._engine.run(guardrail.timeout, job)
+            return await self._engine.run(guardrail.timeout, job, scope=_scope(call))
         except Exception as exc:  # noqa: BLE001 -- whatever failed, the check did not happen
             _fail(call, [guardrail], direction, exc)
             return None
@@ -141,10 +141,18 @@ class GuardrailStage:
     ) -> list[list[Finding]]:
         timeout = max((g.timeout for g in guardrails), default=2.0)
         try:
-            return await self._engine.run(timeout, partial(find_all, detectors, texts))
+            return await self._engine.run(
+                timeout, partial(find_all, detectors, texts), scope=_scope(call)
+            )
         except Exception as exc:  # noqa: BLE001 -- whatever failed, the scan did not happen
             _fail(call, guardrails, "output", exc)
             return [[] for _ in texts]
+
+
+def _scope(call: Call) -> str:
+    """Whose memoised verdicts this call may reuse: its team's, else its caller's own."""
+    principal = call.principal
+    return f"team:{principal.team_label}" if principal.team_label else f"caller:{principal.id}"
 
 
 def _check_all(

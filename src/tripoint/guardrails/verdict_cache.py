@@ -3,6 +3,10 @@
 A chat call resends its whole history every turn; a detector whose verdict on a text never
 changes (the injection classifier) answers the turns it has already judged from here. Each
 detector owns its own cache; nothing is shared between processes or kept beyond `size`.
+
+Entries are scoped to the caller's team (`SCOPE`, set by the guardrails engine for the job it
+runs): a shared cache would answer another team's exact text faster, and that timing would
+tell a caller what someone else had sent.
 """
 
 from __future__ import annotations
@@ -11,8 +15,14 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 
 from tripoint.guardrails.finding import Finding
+
+# whose verdicts a lookup may see: the team (or caller) of the job being run; a context
+# variable, so it reaches the detector on its worker thread without a parameter through every
+# detector's `find`
+SCOPE: ContextVar[str] = ContextVar("tripoint_verdict_scope", default="")
 
 
 class VerdictCache:
@@ -31,7 +41,10 @@ class VerdictCache:
         entries go first). Two threads missing on the same text both compute it."""
         if self._size <= 0:
             return find(text)
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(SCOPE.get().encode("utf-8", "surrogatepass") + b"\0")
+        digest.update(text.encode("utf-8", "surrogatepass"))
+        key = digest.digest()
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
