@@ -45,8 +45,10 @@ def tool_input(arguments: str, position: int) -> JSON:
 
 
 def tool_parameters(tool: Tool) -> JSONObject:
+    """The tool's JSON schema; none, or an empty one, is an object with no properties (the
+    native APIs want an object schema: Anthropic's, through Bedrock too, requires `type`)."""
     parameters = (tool.function.model_extra or {}).get("parameters")
-    if isinstance(parameters, dict):
+    if isinstance(parameters, dict) and parameters:
         return parameters
     return {"type": "object", "properties": {}}
 

@@ -16,6 +16,7 @@ from tripoint.errors import InvalidRequestError, UpstreamError
 from tripoint.providers.shape import arr, malformed, obj, opt_int, opt_str
 from tripoint.providers.sse import ServerSentEvent
 from tripoint.providers.status import error_from_status
+from tripoint.providers.toolspec import refuse_unsupported, tool_parameters
 from tripoint.schema.chunks import EMPTY, ChatChunk, ChoiceDelta, ToolCallDelta, Usage
 from tripoint.schema.json import JSON, JSONObject
 from tripoint.schema.requests import ChatRequest, ContentPart, Message, Tool
@@ -86,8 +87,7 @@ def stop_sequences(stop: str | list[str]) -> JSON:
 def _refuse_unsupported(request: ChatRequest) -> None:
     if request.n > 1:
         raise InvalidRequestError("anthropic backends answer one choice: n must be 1", param="n")
-    if request.logprobs:
-        raise InvalidRequestError("anthropic backends do not return logprobs", param="logprobs")
+    refuse_unsupported(request, "anthropic", "logprobs", "top_logprobs")
     if request.response_format is not None and request.response_format.type != "text":
         raise InvalidRequestError(
             "anthropic backends do not support response_format; describe the format in the "
@@ -195,9 +195,7 @@ def _tool_use(call_id: str, name: str, arguments: str, where: str) -> JSON:
 
 
 def _tool(tool: Tool) -> JSON:
-    extra = tool.function.model_extra or {}
-    schema = extra.get("parameters") or {"type": "object", "properties": {}}
-    body: JSONObject = {"name": tool.function.name, "input_schema": schema}
+    body: JSONObject = {"name": tool.function.name, "input_schema": tool_parameters(tool)}
     if tool.function.description:
         body["description"] = tool.function.description
     return body
